@@ -1,0 +1,46 @@
+"""The decoder P_theta(x|z): an MLP trunk, then one dense head per distribution parameter.
+
+The heads depend on the likelihood: ``dec.logits`` for Bernoulli, ``dec.mean`` (and
+``dec.sigma`` when sigma_x is learned) for Gaussian.
+"""
+from .dense import Dense
+from .mlp import MLP
+
+
+class Decoder:
+    """z -> the parameters of P(x|z).
+
+    Parameters
+    ----------
+    n_hidden : int
+    activation : str
+    likelihood : a likelihood object from :mod:`numpyvae.likelihoods`
+    params, grads : mapping of str -> ndarray
+    """
+
+    def __init__(self, n_hidden, activation, likelihood, params, grads):
+        self.trunk = MLP("dec", n_hidden, activation, params, grads)
+        self.likelihood = likelihood
+        self.heads = {name: Dense("dec." + name, params, grads) for name in likelihood.heads}
+        self._lead_shape = None
+
+    def forward(self, z):
+        """z: (..., K) -> dict of distribution parameters, each (..., D).
+
+        Leading axes (the r samples and the batch) are flattened into one, so that each layer
+        is one matrix product, and restored at the end.
+        """
+        self._lead_shape = z.shape[:-1]
+        h = self.trunk.forward(z.reshape(-1, z.shape[-1]))
+        heads = {name: head.forward(h).reshape(*self._lead_shape, -1)
+                 for name, head in self.heads.items()}
+        return self.likelihood.decode(heads)
+
+    def backward(self, dheads):
+        """dL/d(head outputs) (..., D) -> dL/dz (..., K); writes the decoder's gradients."""
+        dh = None
+        for name, head in self.heads.items():
+            d = head.backward(dheads[name].reshape(-1, dheads[name].shape[-1]))
+            dh = d if dh is None else dh + d               # h feeds every head: gradients add
+        dz = self.trunk.backward(dh)
+        return dz.reshape(*self._lead_shape, -1)
