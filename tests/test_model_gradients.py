@@ -1,0 +1,78 @@
+"""Finite-difference check of the full model, every parameter, in float64.
+
+The grid: each likelihood x a smooth and a relu activation x r in {1, 3} x beta in {0, 1}
+x z_dim in {1, 2} x batch in {1, 5}, with two hidden layers.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import oracle
+from numpyvae import VAE
+from numpyvae.gradcheck import BAR_KINK, BAR_SMOOTH, check_model
+
+X_DIM, HIDDEN = 6, (5, 4)
+KINK_MARGIN = 1e-3
+GRID = list(itertools.product(["bernoulli", "gaussian", "gaussian-fixed"], ["tanh", "relu"],
+                              [1, 3], [0.0, 1.0], [1, 2], [1, 5]))
+
+
+def make_case(likelihood, activation, r, z_dim, batch, **kwargs):
+    """A float64 model and data; for relu, the first seed whose pre-activations are off 0."""
+    for seed in range(50):
+        model = VAE(X_DIM, z_dim, hidden=HIDDEN, likelihood=likelihood, activation=activation,
+                    dtype=np.float64, seed=seed, sigma_x=0.5, **kwargs)
+        rng = np.random.default_rng(100 + seed)
+        x = rng.uniform(0.05, 0.95, size=(batch, X_DIM))
+        v = rng.standard_normal((r, batch, z_dim))
+        pre = oracle.pre_activations(model.parameters(), model.config, x, v)
+        if activation != "relu" or np.abs(pre).min() > KINK_MARGIN:
+            return model, x, v
+    raise AssertionError("no seed keeps every relu input off the kink")
+
+
+@pytest.mark.parametrize("likelihood,activation,r,beta,z_dim,batch", GRID)
+def test_every_parameter_gradient(likelihood, activation, r, beta, z_dim, batch):
+    model, x, v = make_case(likelihood, activation, r, z_dim, batch)
+    report = check_model(model, x, v, beta)
+    assert {row.bar for row in report.rows} == {BAR_SMOOTH if activation == "tanh" else BAR_KINK}
+    assert [row.name for row in report.rows] == list(model.parameters())
+    assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "sigmoid", "softplus", "identity"])
+def test_other_activations(activation):
+    model, x, v = make_case("bernoulli", activation, 2, 2, 3)
+    report = check_model(model, x, v, 1.0)
+    assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
+
+
+@pytest.mark.parametrize("options", [
+    {"sigma_parameterization": "softplus"},
+    {"mean_activation": "sigmoid"},
+])
+def test_other_parameterizations(options):
+    model, x, v = make_case("gaussian", "tanh", 2, 2, 3, **options)
+    report = check_model(model, x, v, 0.5)
+    assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
+
+
+def test_single_hidden_layer_and_no_hidden_layer():
+    for hidden in [(4,), ()]:
+        model = VAE(X_DIM, 2, hidden=hidden, dtype=np.float64, activation="tanh", seed=3)
+        rng = np.random.default_rng(0)
+        x, v = rng.uniform(0, 1, (3, X_DIM)), rng.standard_normal((2, 3, 2))
+        report = check_model(model, x, v)
+        assert report.passed, report.failure_message()
+
+
+def test_denoising_input_gradients():
+    model, x, v = make_case("bernoulli", "tanh", 2, 2, 3)
+    x_input = np.clip(x + 0.3, 0, 1.2)
+    loss, grads = model.loss_and_grad(x, v, 1.0, x_input=x_input)
+    from numpyvae.gradcheck import check_gradients
+    report = check_gradients(lambda: model.loss(x, v, 1.0, x_input=x_input),
+                             model.parameters(), grads)
+    assert report.passed, report.failure_message()
+    assert loss != pytest.approx(model.loss(x, v, 1.0))
