@@ -39,7 +39,7 @@ class GaussianEncoder:
 
     def backward(self, dmu, dsigma):
         """Take dL/dmu and dL/dsigma (B, K); write the encoder's parameter gradients."""
-        ds = self._sigma_backward(dsigma, self._sigma_cache)   # eq. (7): dL/ds = dL/dsigma dsigma/ds
+        ds = self._sigma_backward(dsigma, self._sigma_cache)   # eq. (7) or (8): dL/dsigma dsigma/ds
         has_trunk = bool(self.trunk.layers)
         dh = self.mu_head.backward(dmu, input_grad=has_trunk)
         dh_s = self.s_head.backward(ds, input_grad=has_trunk)

@@ -31,7 +31,7 @@ def log_var_forward(s):
 
 
 def log_var_backward(dsigma, cache):
-    """dL/ds = dL/dsigma * sigma / 2, eq. (7)."""
+    """dL/ds = dL/dsigma * sigma / 2, eq. (7); with the KL's eq. (14) this gives eq. (15)."""
     sigma = cache
     # BEGIN SOLUTION
     return dsigma * sigma / 2                      # eq. (7): dsigma/ds = exp(s/2) / 2
@@ -64,10 +64,16 @@ def softplus_backward(dsigma, cache):
     # END SOLUTION
 
 
+# The encoder's softplus sigma keeps this floor, as the notes' code sample does: without it
+# sigma underflows to 0 for very negative s, and log sigma in the KL becomes -inf.
+ENCODER_SOFTPLUS_FLOOR = 1e-6
+
+
 def get_sigma_parameterization(name):
     """(forward, backward) for a parameterization name, with a clear error otherwise."""
     table = {"log_var": (log_var_forward, log_var_backward),
-             "softplus": (softplus_forward, softplus_backward)}
+             "softplus": (lambda s: softplus_forward(s, ENCODER_SOFTPLUS_FLOOR),
+                          softplus_backward)}
     if name not in table:
         raise ValueError(
             f"sigma_parameterization must be one of {list(SIGMA_PARAMETERIZATIONS)}; "

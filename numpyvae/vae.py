@@ -170,25 +170,28 @@ class VAE:
 
     def equations_for(self, name):
         """The equations of docs/derivation.md on the backward path to parameter ``name``."""
+        act_eq = {"identity": 28, "relu": 29, "leaky_relu": 30, "elu": 31, "tanh": 32,
+                  "sigmoid": 33, "softplus": 34}
+        c = self.config
         layer, part = name.rsplit(".", 1)
-        dense = [25] if part == "W" else [26]
-        act = {"identity": 28, "relu": 29, "leaky_relu": 30, "elu": 31, "tanh": 32,
-               "sigmoid": 33, "softplus": 34}[self.config["activation"]]
-        nll = {"bernoulli": [16, 18], "gaussian": [19, 20, 21, 22],
-               "gaussian-fixed": [19, 20]}[self.config["likelihood"]]
-        sigma = {"log_var": [6, 7], "softplus": [8]}[self.config["sigma_parameterization"]]
-        if layer.startswith("dec."):
-            path = [4] + nll
-            if layer.startswith("dec.h"):
-                path += [24, 27, act]
-        else:
-            path = [4] + nll + [24, 9]
-            if layer in ("enc.mu", "enc.h1") or layer.startswith("enc.h"):
-                path += [10, 13]
-            if not layer == "enc.mu":
-                path += [11, 14] + sigma
+        dense = [25 if part == "W" else 26]
+        hidden = [24, 27, act_eq[c["activation"]]] if self.hidden else []
+        decoder_out = {"bernoulli": [16, 18], "gaussian": [19, 20, 21, 22],
+                       "gaussian-fixed": [19, 20]}[c["likelihood"]]
+        if c["likelihood"] != "bernoulli" and c["mean_activation"] != "identity":
+            decoder_out += [27, act_eq[c["mean_activation"]]]
+        sigma = {"log_var": [6, 7], "softplus": [8]}[c["sigma_parameterization"]]
+        path = [4] + decoder_out
+        if layer.startswith("dec.h"):
+            path += hidden
+        elif layer.startswith("enc."):
+            path += [24, 9] + hidden                       # back through the decoder to z
+            if layer != "enc." + c["sigma_parameterization"]:
+                path += [10, 13]                           # mu's share
+            if layer != "enc.mu":
+                path += [11, 14] + sigma                   # sigma's share
             if layer.startswith("enc.h"):
-                path += [24, 27, act]
+                path += hidden
         return tuple(sorted(set(path + dense)))
 
     def num_parameters(self):
@@ -196,7 +199,8 @@ class VAE:
 
     # ---------------------------------------------------------------- checks
 
-    def _check_x(self, x, name="x"):
+    def check_x(self, x, name="x"):
+        """x as a checked array of the model's dtype: shape (B, x_dim), finite, in range."""
         x = validate.float_array(name, x, ("B", self.x_dim), self.dtype)
         self.likelihood.check_data(x, name)
         return x
@@ -208,7 +212,7 @@ class VAE:
 
     def encode(self, x):
         """The latent factors of x: mu and sigma of q(z|x), each (B, z_dim)."""
-        x = self._check_x(x)
+        x = self.check_x(x)
         return self.encoder.forward(x)
 
     def decode(self, z):
@@ -283,10 +287,10 @@ class VAE:
         dmu_kl, dsigma_kl = kl_backward(dkl, kl_cache)              # eqs. (13)-(14)
         dmu += dmu_kl                                               # mu feeds z and the KL
         dsigma += dsigma_kl                                         # sigma feeds z and the KL
-        self.encoder.backward(dmu, dsigma)                          # eqs. (7), (23)-(34)
+        self.encoder.backward(dmu, dsigma)                          # eqs. (7)/(8), (23)-(34)
 
     def _check_inputs(self, x, v, beta, x_input):
-        x = self._check_x(x)
+        x = self.check_x(x)
         v = self._check_v(v, x.shape[0])
         beta = validate.nonnegative_float("beta", beta)
         if x_input is not None:
@@ -309,16 +313,19 @@ class VAE:
         """The batch mean of the negative ELBO, eq. (3), as a float."""
         return self._forward(*self._check_inputs(x, v, beta, x_input))[0]
 
-    def compute_gradients(self, x, v, beta=1.0, x_input=None, check=True):
+    def compute_gradients(self, x, v, beta=1.0, x_input=None, check=True, return_parts=False):
         """The loss; its gradients are left in :meth:`gradients` and :attr:`flat_gradients`.
 
         The training loop uses this: nothing is copied. ``check=False`` skips the argument
-        checks, for data that was checked once up front.
+        checks, for data that was checked once up front. With ``return_parts`` it returns
+        ``(loss, recon, kl)``: the batch means of the two terms as well.
         """
         if check:
             x, v, beta, x_input = self._check_inputs(x, v, beta, x_input)
-        loss, _, state = self._forward(x, v, beta, x_input)
+        loss, terms, state = self._forward(x, v, beta, x_input)
         self._backward(beta, state)
+        if return_parts:
+            return loss, float(terms["recon"].mean()), float(terms["kl"].mean())
         return loss
 
     def loss_and_grad(self, x, v, beta=1.0, x_input=None):

@@ -39,7 +39,7 @@ def encode(params, config, x):
         sigma = np.sqrt(np.exp(s))                 # sigma^2 = exp(s)
     else:
         s = h @ params["enc.softplus.W"] + params["enc.softplus.b"]
-        sigma = np.log(1.0 + np.exp(s))
+        sigma = 1e-6 + np.log(1.0 + np.exp(s))
     return mu, sigma, pre
 
 
