@@ -261,7 +261,8 @@ class VAE:
     # ---------------------------------------------------------------- objective
 
     def _forward(self, x, v, beta, x_input=None):
-        """The loss and everything the backward needs.
+        """The loss, the negative of the ELBO of eq. (1) estimated as in eq. (2), and
+        everything the backward needs.
 
         ``x_input`` (denoising): the encoder sees it, while x stays the reconstruction target.
         """
