@@ -5,6 +5,7 @@ checking of flags, so a mistyped flag gets its usual message, not a traceback.
 """
 import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -21,6 +22,17 @@ def positive_int(text):
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
 
 
@@ -79,6 +91,127 @@ def add_gradcheck_parser(sub):
     p.set_defaults(func=cmd_gradcheck)
 
 
+# ---------------------------------------------------------------------- train
+
+TRAIN_FLAGS = ("dataset", "hidden", "z_dim", "likelihood", "activation", "samples",
+               "batch_size", "optimizer", "lr", "weight_decay", "beta", "warmup", "seed",
+               "binarize", "denoise", "sigma_x", "sigma_x_floor")
+
+
+def cmd_train(args):
+    from .run import Run, RunError
+    from .train import TrainingDiverged
+
+    try:
+        if args.resume:
+            given = [f"--{k.replace('_', '-')}" for k in TRAIN_FLAGS if getattr(args, k) is not None]
+            if given or args.out:
+                raise RunError(f"--resume continues a run with its own settings; "
+                               f"only --epochs and --data-dir may be given with it, not "
+                               f"{', '.join(given + (['--out'] if args.out else []))}")
+            run = Run.resume(args.resume, epochs=args.epochs, data_dir=args.data_dir)
+        else:
+            config = {k: getattr(args, k) for k in TRAIN_FLAGS + ("epochs", "data_dir")
+                      if getattr(args, k) is not None}
+            out = args.out or time.strftime("runs/run-%Y%m%d-%H%M%S")
+            run = Run.start(out, config)
+            print(f"training {run.model} on {run.config['dataset']} "
+                  f"({len(run.data.train_x):,} images) into {out}")
+        status = run.train(progress=not args.quiet)
+    except (RunError, ValueError) as err:
+        print(f"numpyvae train: error: {err}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as err:
+        print(f"numpyvae train: {err}", file=sys.stderr)
+        return 1
+    if status == "interrupted":
+        p = run.position
+        print(f"interrupted: checkpoint saved at epoch {p['epoch'] + 1}, batch {p['batch']}; "
+              f"resume with `numpyvae train --resume {run.folder}`", file=sys.stderr)
+        return 130
+    if not args.no_figures:
+        for path in run.write_figures():
+            print(f"wrote {path}")
+    print(f"done: {run.folder}")
+    return 0
+
+
+def add_train_parser(sub):
+    from .optim import OPTIMIZERS
+    from .run import DEFAULTS as D
+
+    p = sub.add_parser("train", help="train a VAE and write a run folder",
+                       description="Train a VAE with minibatches of B examples and r noise "
+                                   "samples each. Defaults: the pytorch/examples VAE "
+                                   "(784-400-20, relu, Bernoulli, Adam 1e-3, batch 128) on "
+                                   "the bundled MNIST subset.")
+    p.add_argument("--dataset", choices=("mnist-mini", "mnist"),
+                   help="mnist-mini: the subset shipped with numpyvae (default); mnist: "
+                        "full MNIST from --data-dir, downloaded if missing")
+    p.add_argument("--data-dir", help="folder of the MNIST IDX files (default: "
+                                      "$NUMPYVAE_DATA, else a per-user cache folder)")
+    p.add_argument("--hidden", type=positive_int, nargs="+", metavar="SIZE",
+                   help=f"hidden layer sizes (default: {' '.join(map(str, D['hidden']))})")
+    p.add_argument("--z-dim", type=positive_int, help=f"latent size K (default: {D['z_dim']})")
+    p.add_argument("--likelihood", choices=LIKELIHOODS, help="decoder (default: bernoulli)")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default: relu")
+    p.add_argument("--samples", type=positive_int,
+                   help=f"noise samples r per example (default: {D['samples']})")
+    p.add_argument("--batch-size", type=positive_int, help=f"B (default: {D['batch_size']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
+    p.add_argument("--lr", type=positive_float, help=f"learning rate (default: {D['lr']:g})")
+    p.add_argument("--weight-decay", type=nonnegative_float,
+                   help="L2 weight decay, the N(0, I) prior on theta (default: 0)")
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"total number of epochs of the run (default: {D['epochs']}); with "
+                        f"--resume, the new total")
+    p.add_argument("--beta", type=nonnegative_float, help="weight of the KL term (default: 1)")
+    p.add_argument("--warmup", type=nonnegative_float, metavar="EPOCHS",
+                   help="raise the KL weight linearly from 0 over this many epochs (default: 0)")
+    p.add_argument("--seed", type=int, help="seed of the weights, order and noise (default: 0)")
+    p.add_argument("--binarize", choices=("none", "static", "dynamic", "threshold"),
+                   help="grey levels in [0, 1] (none, the default), one fixed Bernoulli draw "
+                        "(static), a fresh draw per batch (dynamic), or x > 0.5 (threshold)")
+    p.add_argument("--denoise", action="store_const", const=True,
+                   help="the encoder sees a corrupted image and the decoder reconstructs the "
+                        "clean one")
+    p.add_argument("--sigma-x", type=positive_float, help="the fixed sigma_x of gaussian-fixed")
+    p.add_argument("--sigma-x-floor", type=positive_float,
+                   help="the floor of the learned sigma_x of gaussian")
+    p.add_argument("--out", help="run folder (default: runs/run-DATE-TIME)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_train)
+
+
+# ---------------------------------------------------------------------- evaluate
+
+def cmd_evaluate(args):
+    from .run import RunError, evaluate_run
+
+    try:
+        evaluate_run(args.run_dir, samples=args.samples, limit=args.limit,
+                     data_dir=args.data_dir, seed=args.seed)
+    except (RunError, ValueError) as err:
+        print(f"numpyvae evaluate: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_evaluate_parser(sub):
+    p = sub.add_parser("evaluate", help="test ELBO and importance-weighted log-likelihood",
+                       description="Report the test negative ELBO and the importance-"
+                                   "weighted estimate of -log p(x) (Burda et al.) of a run.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--samples", type=positive_int, default=5000,
+                   help="importance samples K per image (default: 5000, the standard)")
+    p.add_argument("--limit", type=positive_int, help="use only the first N test images")
+    p.add_argument("--data-dir", help="where the run's dataset is (if not where it was)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_evaluate)
+
+
 # ---------------------------------------------------------------------- entry point
 
 def build_parser():
@@ -86,6 +219,8 @@ def build_parser():
         prog="numpyvae", description="A variational autoencoder in pure NumPy.")
     parser.add_argument("--version", action="version", version=f"numpyvae {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_train_parser(sub)
+    add_evaluate_parser(sub)
     add_gradcheck_parser(sub)
     return parser
 

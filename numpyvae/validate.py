@@ -24,6 +24,17 @@ def nonnegative_float(name, value):
     return out
 
 
+def positive_float(name, value):
+    """``value`` as a finite float > 0, or a ValueError naming ``name``."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}") from None
+    if not (np.isfinite(out) and out > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return out
+
+
 def float_array(name, value, shape, dtype):
     """``value`` as a finite array of ``dtype`` whose shape matches ``shape``.
 

@@ -1,0 +1,139 @@
+"""The minibatch training algorithm of the lecture notes.
+
+    for each minibatch of B examples x^1..x^B:
+        mu, sigma <- q_phi(x^i)
+        draw B*r noise vectors v ~ N(0, I)
+        z^{i,j} = mu + sigma * v^{i,j}
+        mu_x, sigma_x <- P_theta(z^{i,j})
+        take a gradient step on the batch mean of (1/r) sum_j -log P(x^i|z^{i,j}) + beta KL^i
+
+The randomness of every batch (the noise v, a dynamic binarization, a denoising corruption)
+comes from a generator seeded by (seed, epoch, batch), and each epoch's order from one seeded
+by (seed, epoch). So a run is the same bit for bit for the same seed, and it can stop after
+any batch and resume exactly where it was.
+"""
+import math
+import time
+
+import numpy as np
+
+from . import validate
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def batch_rng(seed, epoch, batch):
+    """The generator of one batch's randomness."""
+    return np.random.default_rng([seed, 1, epoch, batch])
+
+
+def epoch_order(seed, epoch, n):
+    """The order in which epoch ``epoch`` visits the n training examples."""
+    return np.random.default_rng([seed, 0, epoch]).permutation(n)
+
+
+class Trainer:
+    """Runs minibatch gradient steps of a model with an optimizer over a training set.
+
+    Parameters
+    ----------
+    model : VAE
+    optimizer : an optimizer from :mod:`numpyvae.optim`, built on
+        ``{"theta": model.flat_parameters}``
+    train_x : ndarray, shape (N, x_dim), of the model's dtype (grey levels, or binarized)
+    samples : int
+        r, the noise draws per example.
+    batch_size : int
+        B; the last batch of an epoch holds what is left.
+    beta : float
+        Weight of the KL term.
+    warmup : float
+        Epochs over which the KL weight rises linearly from 0 to beta (0: no warm-up).
+    seed : int
+    binarize_dynamic : callable or None
+        ``f(x, rng)`` drawing a fresh binarization of every batch.
+    corrupt : callable or None
+        ``f(x, rng)`` giving the encoder's corrupted input (denoising).
+    """
+
+    def __init__(self, model, optimizer, train_x, *, samples=1, batch_size=128, beta=1.0,
+                 warmup=0.0, seed=0, binarize_dynamic=None, corrupt=None):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_x = model.check_x(train_x, "train_x")
+        self.samples = validate.positive_int("samples", samples)
+        self.batch_size = validate.positive_int("batch_size", batch_size)
+        self.beta = validate.nonnegative_float("beta", beta)
+        self.warmup = validate.nonnegative_float("warmup", warmup)
+        self.seed = seed
+        self.binarize_dynamic = binarize_dynamic
+        self.corrupt = corrupt
+        self.batches_per_epoch = math.ceil(len(self.train_x) / self.batch_size)
+        self.stop_requested = False       # set by a Ctrl-C handler; checked between batches
+
+    def beta_at(self, epoch, batch):
+        """The KL weight of a step: beta, or its linear warm-up."""
+        if self.warmup == 0:
+            return self.beta
+        step = epoch * self.batches_per_epoch + batch + 1
+        return self.beta * min(1.0, step / (self.warmup * self.batches_per_epoch))
+
+    def step(self, epoch, batch, order):
+        """One gradient step on batch ``batch`` of epoch ``epoch``; returns its statistics."""
+        rng = batch_rng(self.seed, epoch, batch)
+        idx = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        x = self.train_x[idx]
+        if self.binarize_dynamic is not None:
+            x = self.binarize_dynamic(x, rng)
+        x_input = self.corrupt(x, rng) if self.corrupt is not None else None
+        v = rng.standard_normal((self.samples, len(idx), self.model.z_dim),
+                                dtype=self.model.dtype)
+        beta = self.beta_at(epoch, batch)
+        loss, recon, kl = self.model.compute_gradients(x, v, beta, x_input=x_input,
+                                                       check=False, return_parts=True)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of "
+                f"{self.batches_per_epoch}; no step was taken from it")
+        self.optimizer.step({"theta": self.model.flat_gradients})
+        return len(idx), loss, recon, kl
+
+    def train_epoch(self, epoch, start_batch=0, totals=None, on_batch=None):
+        """Run the batches of one epoch from ``start_batch``.
+
+        Parameters
+        ----------
+        epoch : int, counted from 0
+        start_batch : int
+            Where a resumed epoch starts.
+        totals : dict, optional
+            The running sums of a resumed epoch (as returned by an earlier call).
+        on_batch : callable, optional
+            ``on_batch(batch, totals)`` after each batch (for a progress line).
+
+        Returns
+        -------
+        totals : dict
+            ``examples``, sums over examples of ``objective``, ``recon`` and ``kl``,
+            ``seconds`` spent, and ``next_batch``: ``batches_per_epoch`` when the epoch is
+            complete, less when it stopped early on request.
+        """
+        totals = dict(totals or {"examples": 0, "objective": 0.0, "recon": 0.0, "kl": 0.0,
+                                 "seconds": 0.0})
+        order = epoch_order(self.seed, epoch, len(self.train_x))
+        batch = start_batch
+        while batch < self.batches_per_epoch and not self.stop_requested:
+            t0 = time.perf_counter()
+            n, loss, recon, kl = self.step(epoch, batch, order)
+            totals["seconds"] += time.perf_counter() - t0
+            totals["examples"] += n
+            totals["objective"] += n * loss
+            totals["recon"] += n * recon
+            totals["kl"] += n * kl
+            batch += 1
+            if on_batch is not None:
+                on_batch(batch, totals)
+        totals["next_batch"] = batch
+        return totals
