@@ -6,6 +6,7 @@ checking of flags, so a mistyped flag gets its usual message, not a traceback.
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -212,6 +213,221 @@ def add_evaluate_parser(sub):
     p.set_defaults(func=cmd_evaluate)
 
 
+# ---------------------------------------------------------------------- figures of a run
+
+def _open(args):
+    """(model, config) of args.run_dir; raises RunError with a clear message."""
+    from .run import open_run
+    return open_run(args.run_dir)
+
+
+def _test_set(config, args):
+    """The run's test images and labels (from --data-dir when given)."""
+    from .run import load_data
+    if getattr(args, "data_dir", None):
+        config = {**config, "data_dir": args.data_dir}
+    data, test_x, _, _ = load_data(config)
+    return test_x, data.test_y
+
+
+def _images_from(path, model):
+    """Images from a .npy file: (N, D) or (N, h, w), grey levels in [0, 1] or uint8 0-255."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--input {path}: not a readable .npy file ({err})") from None
+    if x.dtype == np.uint8:
+        x = x / 255.0
+    if x.ndim == 3:
+        x = x.reshape(len(x), -1)
+    if x.ndim != 2 or x.shape[1] != model.x_dim:
+        raise ValueError(f"--input {path}: expected images of {model.x_dim} pixels each, as an "
+                         f"array of shape (N, {model.x_dim}) or (N, h, w) with h*w = "
+                         f"{model.x_dim}; got shape {x.shape}")
+    return x
+
+
+def _default_out(args, name):
+    return args.out or str(Path(args.run_dir) / name)
+
+
+def _save(fig, path):
+    from .plots import save_figure
+    save_figure(fig, path)
+    print(f"wrote {path}")
+
+
+def cmd_sample(args):
+    from .files import atomic_write
+    from .inference import generate
+    from .plots import plot_samples
+
+    model, _ = _open(args)
+    out = _default_out(args, "samples.png")
+    _save(plot_samples(model, args.n, np.random.default_rng(args.seed), draws=args.draws), out)
+    if args.save_npy:
+        # the same z as the figure: the same seed, and generate draws z first
+        arrays = generate(model, args.n, np.random.default_rng(args.seed), draws=args.draws)
+        stem = str(Path(out).with_suffix(""))
+        for key, array in arrays.items():
+            with atomic_write(f"{stem}-{key}.npy") as f:
+                np.save(f, array)
+            print(f"wrote {stem}-{key}.npy  {array.shape}")
+    return 0
+
+
+def cmd_reconstruct(args):
+    from .plots import plot_reconstructions
+
+    model, config = _open(args)
+    x = _images_from(args.input, model) if args.input else _test_set(config, args)[0]
+    _save(plot_reconstructions(model, x, n=min(args.n, len(x))),
+          _default_out(args, "reconstructions.png"))
+    return 0
+
+
+def cmd_encode(args):
+    from .files import atomic_write
+    from .inference import latent_factors
+
+    model, config = _open(args)
+    labels = None
+    if args.input:
+        x = _images_from(args.input, model)
+    else:
+        x, labels = _test_set(config, args)
+    mu, sigma = latent_factors(model, x)
+    arrays = {"mu": mu, "sigma": sigma}
+    if labels is not None:
+        arrays["labels"] = labels
+    out = _default_out(args, "latents.npz")
+    with atomic_write(out) as f:
+        np.savez(f, **arrays)
+    print(f"wrote {out}: mu and sigma of q(z|x), each {mu.shape}"
+          + (", and the labels" if labels is not None else ""))
+    return 0
+
+
+def cmd_manifold(args):
+    from .plots import plot_manifold
+
+    model, _ = _open(args)
+    if model.z_dim != 2:
+        raise ValueError(f"manifold needs z_dim = 2; this model has z_dim = {model.z_dim}. "
+                         f"Use `numpyvae scatter`, which projects onto two principal "
+                         f"components, or train with --z-dim 2")
+    _save(plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing),
+          _default_out(args, "manifold.png"))
+    return 0
+
+
+def cmd_scatter(args):
+    from .plots import plot_scatter
+
+    model, config = _open(args)
+    x, labels = _test_set(config, args)
+    if args.limit:
+        x, labels = x[:args.limit], labels[:args.limit]
+    _save(plot_scatter(model, x, labels), _default_out(args, "scatter.png"))
+    return 0
+
+
+def cmd_interpolate(args):
+    from .plots import plot_interpolation
+
+    model, config = _open(args)
+    x, _ = _test_set(config, args)
+    for flag, index in (("--from", args.start), ("--to", args.end)):
+        if not 0 <= index < len(x):
+            raise ValueError(f"{flag} must be the index of a test image, 0 to {len(x) - 1}; "
+                             f"got {index}")
+    _save(plot_interpolation(model, x[args.start], x[args.end], steps=args.steps),
+          _default_out(args, "interpolation.png"))
+    return 0
+
+
+def cmd_curves(args):
+    from .plots import plot_curves
+    from .run import METRICS, read_metrics
+
+    _open(args)
+    path = Path(args.run_dir) / METRICS
+    metrics = read_metrics(path) if path.exists() else []
+    if not metrics:
+        raise ValueError(f"{path} has no finished epoch yet: nothing to plot")
+    _save(plot_curves(metrics), _default_out(args, "curves.png"))
+    return 0
+
+
+def _run_command(func):
+    """Wrap a figure command: a bad run folder or input is a message and exit code 2."""
+    def wrapped(args):
+        from .run import RunError
+        try:
+            return func(args)
+        except (RunError, ValueError) as err:
+            print(f"numpyvae {args.command}: error: {err}", file=sys.stderr)
+            return 2
+    return wrapped
+
+
+def add_figure_parsers(sub):
+    def command(name, func, help_, default_out):
+        p = sub.add_parser(name, help=help_, description=help_ + ".")
+        p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder of numpyvae train")
+        p.add_argument("--out", metavar="FILE", help=f"default: RUN_DIR/{default_out}")
+        p.set_defaults(func=_run_command(func))
+        return p
+
+    def data_dir(p):
+        p.add_argument("--data-dir", help="where the run's dataset is (if not where it was)")
+
+    p = command("sample", cmd_sample, "generate images: z ~ N(0, I), then the decoder",
+                "samples.png")
+    p.add_argument("--n", type=positive_int, default=100, help="how many (default: 100)")
+    p.add_argument("--draws", action="store_true",
+                   help="show draws x ~ P(x|z) instead of the decoder means")
+    p.add_argument("--save-npy", action="store_true",
+                   help="also write the arrays (z, mean[, sigma][, x]) as FILE-<name>.npy")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = command("reconstruct", cmd_reconstruct, "test images and their reconstructions",
+                "reconstructions.png")
+    p.add_argument("--n", type=positive_int, default=16, help="how many images (default: 16)")
+    p.add_argument("--input", metavar="FILE.npy", help="images to use instead of the test set")
+    data_dir(p)
+
+    p = command("encode", cmd_encode, "the latent factors mu and sigma of q(z|x) of images",
+                "latents.npz")
+    p.add_argument("--input", metavar="FILE.npy",
+                   help="images (N, 784) or (N, 28, 28) in [0, 1] or uint8 (default: the "
+                        "test set)")
+    data_dir(p)
+
+    p = command("manifold", cmd_manifold, "decode a grid over z (z_dim = 2 only)",
+                "manifold.png")
+    p.add_argument("--n", type=positive_int, default=20, help="grid points per axis")
+    p.add_argument("--span", type=positive_float, default=2.0, help="grid over [-span, span]")
+    p.add_argument("--spacing", choices=("linear", "quantile"), default="linear",
+                   help="linear: even in z; quantile: even in probability (the inverse "
+                        "normal CDF of an even grid)")
+
+    p = command("scatter", cmd_scatter, "test images' latent means coloured by digit",
+                "scatter.png")
+    p.add_argument("--limit", type=positive_int, help="use only the first N test images")
+    data_dir(p)
+
+    p = command("interpolate", cmd_interpolate,
+                "decode a straight line in latent space between two test images",
+                "interpolation.png")
+    p.add_argument("--from", dest="start", type=int, default=0, help="test image index")
+    p.add_argument("--to", dest="end", type=int, default=1, help="test image index")
+    p.add_argument("--steps", type=positive_int, default=10)
+    data_dir(p)
+
+    command("curves", cmd_curves, "learning curves from metrics.jsonl", "curves.png")
+
+
 # ---------------------------------------------------------------------- entry point
 
 def build_parser():
@@ -221,6 +437,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_train_parser(sub)
     add_evaluate_parser(sub)
+    add_figure_parsers(sub)
     add_gradcheck_parser(sub)
     return parser
 
