@@ -64,8 +64,13 @@ def cmd_gradcheck(args):
         rng = np.random.default_rng(args.seed)
         x = rng.uniform(0, 1, (args.batch_size, args.x_dim))
         v = rng.standard_normal((args.samples, args.batch_size, args.z_dim))
-        report = check_model(model, x, v, args.beta)
         print(f"\n{model}, r = {args.samples}, batch = {args.batch_size}, beta = {args.beta:g}")
+        try:
+            report = check_model(model, x, v, args.beta)
+        except NotImplementedError as err:   # a student copy with a task still to write
+            failed += 1
+            print(f"not written yet: {err}")
+            continue
         print(report.table())
         if not report.passed:
             failed += 1

@@ -12,6 +12,7 @@ def _mu_sigma(seed=0):
     return rng.standard_normal((4, 3)), rng.uniform(0.3, 2.0, size=(4, 3))
 
 
+@pytest.mark.points(1, task="kl")
 def test_kl_gradients_with_respect_to_mu_and_sigma():
     mu, sigma = _mu_sigma()
     dkl = np.random.default_rng(1).standard_normal(4)
@@ -42,6 +43,19 @@ def test_kl_gradient_through_log_sigma_squared():
     assert report.passed, report.failure_message()
 
 
+@pytest.mark.points(1, task="sigma")
+def test_log_var_sigma_gradient():
+    """eq. (7) alone, without the KL: dL/ds = dL/dsigma * sigma / 2."""
+    rng = np.random.default_rng(4)
+    s, dsigma = rng.uniform(-4, 4, size=(5, 2)), rng.standard_normal((5, 2))
+    _, cache = log_var_forward(s)
+    ds = log_var_backward(dsigma, cache)
+    report = check_gradients(lambda: np.sum(log_var_forward(s)[0] * dsigma),
+                             {"s": s}, {"s": ds}, bar=BAR_SMOOTH, equations={"s": (6, 7)})
+    assert report.passed, report.failure_message()
+
+
+@pytest.mark.points(1, task="sigma")
 def test_softplus_sigma_gradient():
     rng = np.random.default_rng(3)
     s, dsigma = rng.uniform(-4, 4, size=(5, 2)), rng.standard_normal((5, 2))
@@ -58,6 +72,7 @@ def test_log_var_parameterization_gives_standard_deviation():
     np.testing.assert_allclose(sigma, [[0.5, 2.0]], rtol=1e-12)
 
 
+@pytest.mark.points(1, task="kl")
 @pytest.mark.parametrize("seed", [0, 1])
 def test_closed_form_matches_monte_carlo(seed):
     """KL = E_q[log q(z) - log p(z)], estimated from 400k draws of z ~ q.
@@ -77,6 +92,7 @@ def test_closed_form_matches_monte_carlo(seed):
     np.testing.assert_array_less(np.abs(kl - estimate), 5 * se)
 
 
+@pytest.mark.points(1, task="kl")
 def test_kl_sums_over_latent_dimensions_not_the_batch():
     """One value per example: the notes' sum over the wrong index would mix examples."""
     mu = np.array([[0.0, 0.0], [1.0, 2.0]])

@@ -32,6 +32,19 @@ def test_dense_forward_is_affine():
     np.testing.assert_allclose(y, expected, rtol=1e-12)
 
 
+@pytest.mark.points(1, task="dense-backward")
+@pytest.mark.parametrize("wrt, equation", [("x", 24), ("W", 25), ("b", 26)])
+def test_dense_backward_alone(wrt, equation):
+    """One gradient of the dense layer at a time, eqs. (24)-(26): partial credit for each."""
+    x, W, b, dout = _inputs(3)
+    dx, dW, db = dense_backward(dout, dense_forward(x, W, b)[1])
+    arrays, analytic = {"x": x, "W": W, "b": b}, {"x": dx, "W": dW, "b": db}
+    report = check_gradients(lambda: np.sum(dense_forward(x, W, b)[0] * dout),
+                             {wrt: arrays[wrt]}, {wrt: analytic[wrt]},
+                             equations={wrt: (equation,)})
+    assert report.passed, report.failure_message()
+
+
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_dense_then_activation_gradients(activation):
     """Gradients with respect to the input, the weights and the bias, for each activation."""
@@ -49,6 +62,7 @@ def test_dense_then_activation_gradients(activation):
     assert report.passed, report.failure_message()
 
 
+@pytest.mark.points(1, task="activations")
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_activation_alone(activation):
     """dL/da = dL/dy * f'(a), eq. (27), against central differences of f itself."""
@@ -92,6 +106,7 @@ def test_activations_keep_dtype_and_do_not_overflow(activation, dtype):
     assert np.isfinite(y).all() and np.isfinite(da).all()
 
 
+@pytest.mark.points(1, task="dense-backward")
 def test_dense_layer_object_writes_into_given_arrays():
     x, W, b, dout = _inputs(2)
     params = {"l.W": W, "l.b": b}

@@ -15,6 +15,7 @@ def _data(seed=0, shape=(2, 3, 4)):
     return rng, rng.uniform(0, 1, size=shape[1:])
 
 
+@pytest.mark.points(1, task="bernoulli")
 def test_bernoulli_gradient_with_respect_to_logits():
     rng, x = _data()
     logits = rng.uniform(-4, 4, size=(2, 3, 4))
@@ -25,6 +26,7 @@ def test_bernoulli_gradient_with_respect_to_logits():
     assert report.passed, report.failure_message()
 
 
+@pytest.mark.points(1, task="gaussian")
 def test_gaussian_gradients_with_respect_to_mean_and_sigma():
     rng, x = _data(1)
     mean = rng.standard_normal((2, 3, 4))
@@ -37,6 +39,7 @@ def test_gaussian_gradients_with_respect_to_mean_and_sigma():
     assert report.passed, report.failure_message()
 
 
+@pytest.mark.points(1, task="gaussian")
 def test_gaussian_fixed_sigma_gradient_with_respect_to_mean():
     rng, x = _data(2)
     mean = rng.standard_normal((1, 3, 4))
@@ -74,6 +77,7 @@ def test_bernoulli_nll_is_the_cross_entropy_at_a_known_point():
     assert nll[0] == pytest.approx(math.log(2) + math.log1p(math.exp(-2)), rel=1e-14)
 
 
+@pytest.mark.points(1, task="bernoulli")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bernoulli_is_finite_for_huge_logits_and_binary_x(dtype):
     x = np.array([[0.0, 1.0, 0.0, 1.0]], dtype=dtype)

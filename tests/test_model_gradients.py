@@ -41,6 +41,17 @@ def test_every_parameter_gradient(likelihood, activation, r, beta, z_dim, batch)
     assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
 
 
+@pytest.mark.points(1, task="full-model")
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian-fixed"])
+def test_full_model_for_grading(likelihood, activation):
+    """The graded check of the whole model (an integration task: it passes only when every
+    task on the model's path is right). The same case as one of the grid's above."""
+    model, x, v = make_case(likelihood, activation, 3, 2, 5)
+    report = check_model(model, x, v, 1.0)
+    assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
+
+
 @pytest.mark.parametrize("activation", ["leaky_relu", "elu", "sigmoid", "softplus", "identity"])
 def test_other_activations(activation):
     model, x, v = make_case("bernoulli", activation, 2, 2, 3)

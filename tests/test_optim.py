@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae.optim import OPTIMIZERS, SGD, Adagrad, Adam, make_optimizer
+from numpyvae.gradcheck import numerical_gradient
+from numpyvae.optim import OPTIMIZERS, SGD, Adagrad, Adam, add_weight_decay, make_optimizer
 
 # ---------------------------------------------------------------- oracles in Python floats
 
@@ -76,6 +77,7 @@ def gradient_sequence(steps=6, seed=0):
 # ---------------------------------------------------------------- hand-worked steps
 
 
+@pytest.mark.points(1, task="sgd")
 def test_sgd_momentum_hand_unrolled():
     # theta0 = 1, g = 1, 2, 3, lr = 0.1, mu = 0.5:
     # u1 = 1, theta1 = 0.9; u2 = 0.5 + 2 = 2.5, theta2 = 0.65; u3 = 1.25 + 3 = 4.25, theta3 = 0.225
@@ -92,6 +94,7 @@ def test_sgd_weight_decay_hand_worked():
     np.testing.assert_allclose(history[:, 0], [1.88, 1.7612], rtol=0, atol=1e-14)
 
 
+@pytest.mark.points(1, task="sgd")
 def test_sgd_momentum_constant_gradient_closed_form():
     # u_t = g (1 - mu^t) / (1 - mu), so theta_t = theta0 - lr g sum_{s<=t} (1 - mu^s) / (1 - mu)
     lr, mu, g, steps = 0.01, 0.9, np.array([1.0, -3.0, 0.5]), 25
@@ -103,6 +106,7 @@ def test_sgd_momentum_constant_gradient_closed_form():
     np.testing.assert_allclose(history, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.points(1, task="adam")
 @pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.9), (0.0, 0.0)])
 def test_adam_constant_gradient_moves_lr_sign_g_every_step(betas):
     # With bias correction m_hat = g and v_hat = g^2 exactly, so each step is lr g / (|g| + eps).
@@ -123,6 +127,7 @@ def test_adam_first_step_with_weight_decay_uses_the_decayed_sign():
     np.testing.assert_allclose(theta, [3.9, -3.9, 0.9], rtol=0, atol=1e-8)
 
 
+@pytest.mark.points(1, task="adagrad")
 def test_adagrad_hand_worked():
     # theta0 = 1, g = 3, 4, lr = 0.1: G = 9, theta1 = 1 - 0.1 * 3/3 = 0.9;
     # G = 25, theta2 = 0.9 - 0.1 * 4/5 = 0.82
@@ -174,6 +179,52 @@ def test_adagrad_matches_reference(initial, eps, weight_decay):
                   initial_accumulator_value=initial)
     expected = adagrad_reference(THETA0, grads, 0.05, eps, weight_decay, initial)
     np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
+
+
+# The graded tests of adam and adagrad run without weight decay, so that each depends on
+# one task's code only; weight decay is graded on its own, below.
+
+
+@pytest.mark.points(1, task="adam")
+@pytest.mark.parametrize("betas, eps", [((0.9, 0.999), 1e-8), ((0.5, 0.8), 0.1)])
+def test_adam_without_weight_decay_matches_algorithm_1(betas, eps):
+    grads = gradient_sequence(seed=1)
+    theta = np.array(THETA0)
+    opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps)
+    expected = adam_reference(THETA0, grads, 0.05, *betas, eps)
+    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.points(1, task="adagrad")
+@pytest.mark.parametrize("initial, eps", [(0.0, 1e-10), (0.5, 0.1)])
+def test_adagrad_without_weight_decay_matches_reference(initial, eps):
+    grads = gradient_sequence(seed=1)
+    theta = np.array(THETA0)
+    opt = Adagrad({"theta": theta}, lr=0.05, eps=eps, initial_accumulator_value=initial)
+    expected = adagrad_reference(THETA0, grads, 0.05, eps, 0.0, initial)
+    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.points(1, task="weight-decay")
+def test_add_weight_decay_hand_worked():
+    # theta = (2, -1, 0), g = (1, 1, -3), lambda = 0.1: g + lambda theta = (1.2, 0.9, -3)
+    theta, g, out = np.array([2.0, -1.0, 0.0]), np.array([1.0, 1.0, -3.0]), np.empty(3)
+    assert add_weight_decay(theta, g, 0.1, out=out) is out
+    np.testing.assert_allclose(out, [1.2, 0.9, -3.0], rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(theta, [2.0, -1.0, 0.0])
+    np.testing.assert_array_equal(g, [1.0, 1.0, -3.0])
+
+
+@pytest.mark.points(1, task="weight-decay")
+def test_add_weight_decay_is_the_gradient_of_the_l2_penalty():
+    # eq. (41): g + lambda theta is the gradient of f(theta) + lambda/2 |theta|^2, checked by
+    # central differences with f(theta) = sum(c theta^3), whose gradient is g = 3 c theta^2.
+    rng = np.random.default_rng(5)
+    theta, c, lam = rng.standard_normal((2, 3)), rng.standard_normal((2, 3)), 0.7
+    decayed = add_weight_decay(theta, 3 * c * theta ** 2, lam, out=np.empty((2, 3)))
+    numeric = numerical_gradient(
+        lambda th: np.sum(c * th ** 3) + lam / 2 * np.sum(th ** 2), theta)
+    np.testing.assert_allclose(decayed, numeric, rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -241,6 +292,7 @@ def minimize_quadratic(opt, theta, steps, diag=A_DIAG, c=C):
     return theta
 
 
+@pytest.mark.points(1, task="sgd")
 def test_gradient_descent_on_quadratic_matches_closed_form():
     # theta_k - c = (1 - lr a)^k (theta_0 - c) for plain gradient descent.
     theta = np.zeros(3)

@@ -6,6 +6,7 @@ from numpyvae.gradcheck import BAR_SMOOTH, check_gradients
 from numpyvae.reparam import draw_noise, reparameterize_backward, reparameterize_forward
 
 
+@pytest.mark.points(1, task="reparameterize")
 @pytest.mark.parametrize("r", [1, 4])
 def test_reparameterization_gradients(r):
     rng = np.random.default_rng(r)
@@ -21,6 +22,7 @@ def test_reparameterization_gradients(r):
     assert report.passed, report.failure_message()
 
 
+@pytest.mark.points(1, task="reparameterize")
 def test_reparameterization_sums_over_the_samples():
     """With dL/dz_j = 1 for every j, dL/dmu counts the r samples, eq. (10)."""
     mu, sigma = np.zeros((2, 3)), np.ones((2, 3))
@@ -31,6 +33,7 @@ def test_reparameterization_sums_over_the_samples():
     np.testing.assert_allclose(dsigma, v.sum(axis=0))
 
 
+@pytest.mark.points(1, task="reparameterize")
 @pytest.mark.parametrize("sigma_value", [0.3, 2.5])
 def test_sampled_z_has_mean_mu_and_standard_deviation_sigma(sigma_value):
     """The check a gradient check cannot make: sigma scales v, not sigma^2.
