@@ -51,4 +51,9 @@ def softplus(a):
     -----
     Eq. (17): :math:`\\log(1+e^a) = \\max(a, 0) + \\log(1 + e^{-|a|})`.
     """
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    y = np.abs(a)
+    np.negative(y, out=y)
+    np.exp(y, out=y)                # exp(-|a|) <= 1: it cannot overflow
+    np.log1p(y, out=y)
+    y += np.maximum(a, 0)
+    return y

@@ -7,10 +7,10 @@
         mu_x, sigma_x <- P_theta(z^{i,j})
         take a gradient step on the batch mean of (1/r) sum_j -log P(x^i|z^{i,j}) + beta KL^i
 
-The randomness of every batch (the noise v, a dynamic binarization, a denoising corruption)
-comes from a generator seeded by (seed, epoch, batch), and each epoch's order from one seeded
-by (seed, epoch). So a run is the same bit for bit for the same seed, and it can stop after
-any batch and resume exactly where it was.
+Each epoch's order comes from a generator seeded by (seed, epoch), and the randomness of its
+batches (the noise v, a dynamic binarization, a denoising corruption) from another, drawn in
+batch order. So a run is the same bit for bit for the same seed, and an epoch stopped after
+any batch resumes exactly where it was from the saved state of that generator.
 """
 import math
 import time
@@ -24,9 +24,9 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def batch_rng(seed, epoch, batch):
-    """The generator of one batch's randomness."""
-    return np.random.default_rng([seed, 1, epoch, batch])
+def epoch_rng(seed, epoch):
+    """The generator of the batches' randomness in epoch ``epoch``."""
+    return np.random.default_rng([seed, 1, epoch])
 
 
 def epoch_order(seed, epoch, n):
@@ -80,9 +80,8 @@ class Trainer:
         step = epoch * self.batches_per_epoch + batch + 1
         return self.beta * min(1.0, step / (self.warmup * self.batches_per_epoch))
 
-    def step(self, epoch, batch, order):
+    def step(self, epoch, batch, order, rng):
         """One gradient step on batch ``batch`` of epoch ``epoch``; returns its statistics."""
-        rng = batch_rng(self.seed, epoch, batch)
         idx = order[batch * self.batch_size:(batch + 1) * self.batch_size]
         x = self.train_x[idx]
         if self.binarize_dynamic is not None:
@@ -109,7 +108,8 @@ class Trainer:
         start_batch : int
             Where a resumed epoch starts.
         totals : dict, optional
-            The running sums of a resumed epoch (as returned by an earlier call).
+            The running sums of a resumed epoch and the state of its generator (as returned
+            by an earlier call).
         on_batch : callable, optional
             ``on_batch(batch, totals)`` after each batch (for a progress line).
 
@@ -117,16 +117,20 @@ class Trainer:
         -------
         totals : dict
             ``examples``, sums over examples of ``objective``, ``recon`` and ``kl``,
-            ``seconds`` spent, and ``next_batch``: ``batches_per_epoch`` when the epoch is
-            complete, less when it stopped early on request.
+            ``seconds`` spent, ``next_batch``: ``batches_per_epoch`` when the epoch is
+            complete, less when it stopped early on request, and ``rng_state``, the state of
+            the epoch's generator (JSON-serializable) to resume it.
         """
         totals = dict(totals or {"examples": 0, "objective": 0.0, "recon": 0.0, "kl": 0.0,
                                  "seconds": 0.0})
         order = epoch_order(self.seed, epoch, len(self.train_x))
+        rng = epoch_rng(self.seed, epoch)
+        if start_batch > 0:
+            rng.bit_generator.state = totals["rng_state"]
         batch = start_batch
         while batch < self.batches_per_epoch and not self.stop_requested:
             t0 = time.perf_counter()
-            n, loss, recon, kl = self.step(epoch, batch, order)
+            n, loss, recon, kl = self.step(epoch, batch, order, rng)
             totals["seconds"] += time.perf_counter() - t0
             totals["examples"] += n
             totals["objective"] += n * loss
@@ -136,4 +140,5 @@ class Trainer:
             if on_batch is not None:
                 on_batch(batch, totals)
         totals["next_batch"] = batch
+        totals["rng_state"] = rng.bit_generator.state
         return totals

@@ -88,8 +88,8 @@ def test_stopping_mid_epoch_writes_a_checkpoint_that_resumes_exactly(tmp_path, m
     run = Run.start(tmp_path / "two", SMALL, log=quiet)
     original = Trainer.step
 
-    def step_then_stop(self, epoch, batch, order):
-        out = original(self, epoch, batch, order)
+    def step_then_stop(self, epoch, batch, order, rng):
+        out = original(self, epoch, batch, order, rng)
         if (epoch, batch) == (1, 6):
             self.stop_requested = True                  # what the Ctrl-C handler does
         return out

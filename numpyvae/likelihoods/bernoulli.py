@@ -9,7 +9,7 @@ import numpy as np
 from ..stable import sigmoid, softplus
 
 
-def bernoulli_nll_forward(x, logits):
+def bernoulli_nll_forward(x, logits, probs=None):
     """-log P(x | logits), summed over the D pixels, eq. (16).
 
     Parameters
@@ -18,14 +18,19 @@ def bernoulli_nll_forward(x, logits):
         Grey levels are allowed: the loss is then the cross-entropy.
     logits : ndarray, shape (..., B, D)
         Leading axes (such as the r samples) broadcast against x.
+    probs : ndarray, shape of logits, optional
+        sigmoid(logits), when the caller has it already (the decoder does); it is what the
+        backward needs.
 
     Returns
     -------
     nll : ndarray, shape (..., B)
-    cache : tuple (x, logits)
+    cache : tuple (x, probs)
     """
-    nll = np.sum(softplus(logits) - x * logits, axis=-1)   # eqs. (16), (17)
-    return nll, (x, logits)
+    terms = softplus(logits)                       # eq. (17): log(1 + e^a), stably
+    terms -= x * logits                            # eq. (16): softplus(a) - x a
+    nll = terms.sum(axis=-1)
+    return nll, (x, sigmoid(logits) if probs is None else probs)
 
 
 def bernoulli_nll_backward(dnll, cache):
@@ -34,15 +39,15 @@ def bernoulli_nll_backward(dnll, cache):
     Parameters
     ----------
     dnll : ndarray, shape (..., B)
-    cache : tuple (x, logits) from :func:`bernoulli_nll_forward`.
+    cache : tuple (x, probs) from :func:`bernoulli_nll_forward`, probs = sigmoid(logits).
 
     Returns
     -------
     dlogits : ndarray, shape (..., B, D)
     """
-    x, logits = cache
+    x, probs = cache
     # BEGIN SOLUTION
-    return dnll[..., None] * (sigmoid(logits) - x)   # eq. (18): d nll / d a_d = sigmoid(a_d) - x_d
+    return dnll[..., None] * (probs - x)          # eq. (18): d nll / d a_d = sigmoid(a_d) - x_d
     # END SOLUTION
 
 
@@ -63,12 +68,12 @@ class Bernoulli:
         return {"logits": heads["logits"], "mean": sigmoid(heads["logits"])}
 
     def nll(self, x, decoded):
-        nll, _ = bernoulli_nll_forward(x, decoded["logits"])
+        nll, _ = bernoulli_nll_forward(x, decoded["logits"], decoded["mean"])
         return nll
 
     def nll_backward(self, dnll, x, decoded):
         """dL/d(head outputs), as a dict keyed like ``heads``."""
-        return {"logits": bernoulli_nll_backward(dnll, (x, decoded["logits"]))}
+        return {"logits": bernoulli_nll_backward(dnll, (x, decoded["mean"]))}
 
     def sample(self, decoded, rng):
         """x ~ Bernoulli(mean), as 0.0 / 1.0 in the dtype of the mean."""

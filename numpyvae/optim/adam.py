@@ -45,11 +45,14 @@ def adam_update(theta, g, m, v, t, lr, beta1, beta2, eps, scratch):
     g2 = np.square(g, out=scratch)                 # eq. (42): g_t^2
     g2 *= 1 - beta2
     v += g2                                        # eq. (42): v_t = b2 v_{t-1} + (1 - b2) g_t^2
+    # m_hat / (sqrt(v_hat) + eps) = c m_t / (sqrt(v_t) + eps'), c = sqrt(1 - b2^t) / (1 - b1^t)
+    # and eps' = eps sqrt(1 - b2^t): the order of computation of Kingma & Ba's section 2,
+    # one pass over the vector fewer than dividing by sqrt(1 - b2^t) first.
+    root = math.sqrt(1 - beta2 ** t)
     denom = np.sqrt(v, out=scratch)                # eq. (42): sqrt(v_t)
-    denom *= 1 / math.sqrt(1 - beta2 ** t)         # eq. (42): sqrt(v_hat) = sqrt(v_t / (1 - b2^t))
-    denom += eps                                   # eq. (42): sqrt(v_hat) + eps
-    step = np.divide(m, denom, out=scratch)        # eq. (42): m_t / (sqrt(v_hat) + eps)
-    step *= lr / (1 - beta1 ** t)                  # eq. (42): lr m_hat / (sqrt(v_hat) + eps)
+    denom += eps * root                            # eq. (42): sqrt(v_t) + eps'
+    step = np.divide(m, denom, out=scratch)        # eq. (42): m_t / (sqrt(v_t) + eps')
+    step *= lr * root / (1 - beta1 ** t)           # eq. (42): lr m_hat / (sqrt(v_hat) + eps)
     theta -= step                                  # eq. (42): theta_t = theta_{t-1} - step
     # END SOLUTION
 
