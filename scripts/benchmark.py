@@ -1,0 +1,170 @@
+"""Speed of numpyvae's training on this machine, and PyTorch's beside it if torch is installed.
+
+Reports, for the configuration given by flags:
+
+- seconds per epoch (median and each epoch) and examples per second;
+- the GFLOP/s the training step achieves (its matrix products' FLOPs over the epoch time)
+  against this machine's own large-matmul GFLOP/s, measured in the same run;
+- peak memory of a numpyvae training run in a process of its own (full MNIST held in
+  float32, one epoch);
+- with PyTorch importable: the same network and hyper-parameters trained in PyTorch
+  (scripts/torch_reference.py), epoch by epoch interleaved with numpyvae's, and the ratio of
+  the median epoch times. Timings on a shared machine are noisy; only this ratio, measured
+  side by side, is meaningful.
+
+PyTorch is never a dependency: install it in a separate environment to compare, e.g.
+
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 -e .
+    /tmp/torchenv/bin/python scripts/benchmark.py --epochs 5
+
+Usage: python scripts/benchmark.py [--data-dir ../shared/data/mnist] [--epochs 5] ...
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch_reference  # noqa: E402  (a sibling script; imports torch only if installed)
+
+from numpyvae.datasets import load_dataset  # noqa: E402
+from numpyvae.evaluate import evaluate_elbo  # noqa: E402
+from numpyvae.optim import make_optimizer  # noqa: E402
+from numpyvae.train import Trainer  # noqa: E402
+from numpyvae.vae import VAE  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine_gflops(n=2048, repeats=5):
+    """Best GFLOP/s of an n x n float32 matrix product (what BLAS can do on these cores)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)
+    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def step_flops(model, batch, samples):
+    """FLOPs of the matrix products of one training step (forward and backward).
+
+    Each dense layer of n_in x n_out on m rows costs 2 m n_in n_out per product: one forward,
+    one for dL/dW, and one for dL/dx except in the encoder's first layer, which needs none.
+    Encoder layers see the B examples, decoder layers the r B samples.
+    """
+    total = 0
+    for name, W in model.parameters().items():
+        if not name.endswith(".W"):
+            continue
+        rows = batch if name.startswith("enc.") else batch * samples
+        products = 2 if name == "enc.h1.W" or (name.startswith("enc.") and not model.hidden
+                                               ) else 3
+        total += products * 2 * rows * W.shape[0] * W.shape[1]
+    return total
+
+
+def peak_memory_mb(args):
+    """Peak RSS (MB) of `numpyvae train` on the dataset for one epoch, in its own process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "numpyvae", "train", "--dataset", args.dataset,
+               "--epochs", "1", "--out", os.path.join(tmp, "run"), "--no-figures", "--quiet",
+               "--hidden", *map(str, args.hidden), "--z-dim", str(args.z_dim),
+               "--batch-size", str(args.batch_size), "--samples", str(args.samples)]
+        if args.data_dir:
+            cmd += ["--data-dir", args.data_dir]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    kilobytes = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss   # KB on Linux
+    return kilobytes / 1024
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "mnist-mini"))
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    p.add_argument("--hidden", type=int, nargs="+", default=[400])
+    p.add_argument("--z-dim", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=5, help="epochs of each (interleaved)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-torch", action="store_true", help="time numpyvae only")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory run")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+
+    data = load_dataset(args.dataset, data_dir=args.data_dir, progress=False)
+    n = len(data.train_x)
+    model = VAE(data.train_x.shape[1], args.z_dim, hidden=args.hidden, seed=args.seed)
+    optimizer = make_optimizer("adam", {"theta": model.flat_parameters}, lr=args.lr)
+    trainer = Trainer(model, optimizer, data.train_x, samples=args.samples,
+                      batch_size=args.batch_size, seed=args.seed)
+    use_torch = torch_reference.available() and not args.no_torch
+    if use_torch and (args.hidden != [args.hidden[0]] or args.samples != 1):
+        print("PyTorch reference only covers one hidden layer and r = 1; timing numpyvae only")
+        use_torch = False
+    torch_trainer = torch_reference.make_trainer(
+        hidden=args.hidden[0], z_dim=args.z_dim, lr=args.lr, batch_size=args.batch_size,
+        seed=args.seed) if use_torch else None
+
+    gflops_machine = machine_gflops()
+    print(f"{n:,} training images, {model}, r = {args.samples}, batch {args.batch_size}, "
+          f"Adam lr {args.lr:g}; numpy {np.__version__}"
+          + (f", torch {torch_reference.torch.__version__}" if use_torch else ""))
+    print(f"this machine: large float32 matmul at {gflops_machine:.0f} GFLOP/s")
+
+    ours, theirs = [], []
+    for epoch in range(args.epochs):
+        ours.append(_timed(lambda: trainer.train_epoch(epoch)))
+        line = f"epoch {epoch + 1}: numpyvae {ours[-1]:.2f} s"
+        if use_torch:
+            theirs.append(_timed(lambda: torch_trainer.train_epoch(data.train_x)))
+            line += f"   pytorch {theirs[-1]:.2f} s"
+        print(line, flush=True)
+
+    flops = step_flops(model, args.batch_size, args.samples) * n / args.batch_size
+    med = statistics.median(ours)
+    results = {
+        "images": n, "epochs": args.epochs, "numpyvae_epoch_seconds": ours,
+        "numpyvae_median_seconds": med, "numpyvae_examples_per_second": n / med,
+        "matmul_gflop_per_epoch": flops / 1e9, "achieved_gflops": flops / med / 1e9,
+        "machine_gflops": gflops_machine,
+        "numpyvae_test_loss": evaluate_elbo(model, data.test_x,
+                                            np.random.default_rng(args.seed))["loss"],
+    }
+    print(f"numpyvae: median {med:.2f} s per epoch, {n / med:,.0f} examples/s; matrix products "
+          f"{flops / 1e9:.0f} GFLOP per epoch, achieved {flops / med / 1e9:.0f} GFLOP/s = "
+          f"{flops / med / 1e9 / gflops_machine:.0%} of the large-matmul rate; "
+          f"test loss {results['numpyvae_test_loss']:.2f} after {args.epochs} epochs")
+    if use_torch:
+        tmed = statistics.median(theirs)
+        results.update(pytorch_epoch_seconds=theirs, pytorch_median_seconds=tmed,
+                       ratio=med / tmed, pytorch_test_loss=torch_trainer.evaluate(data.test_x))
+        print(f"pytorch:  median {tmed:.2f} s per epoch, {n / tmed:,.0f} examples/s; test loss "
+              f"{results['pytorch_test_loss']:.2f}")
+        print(f"ratio numpyvae / pytorch, median epoch time: {med / tmed:.2f}")
+    if not args.no_memory:
+        results["peak_memory_mb"] = peak_memory_mb(args)
+        print(f"peak memory of `numpyvae train` on {args.dataset}: "
+              f"{results['peak_memory_mb']:.0f} MB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
