@@ -79,17 +79,23 @@ def step_flops(model, batch, samples):
 
 
 def peak_memory_mb(args):
-    """Peak RSS (MB) of `numpyvae train` on the dataset for one epoch, in its own process."""
+    """Peak RSS (MB) of `numpyvae train` on the dataset for one epoch, in its own process.
+
+    The child reports its own ru_maxrss: the RUSAGE_CHILDREN figure would also count the
+    moment between fork and exec, when the child is a copy of this (much larger) process.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "numpyvae", "train", "--dataset", args.dataset,
-               "--epochs", "1", "--out", os.path.join(tmp, "run"), "--no-figures", "--quiet",
-               "--hidden", *map(str, args.hidden), "--z-dim", str(args.z_dim),
-               "--batch-size", str(args.batch_size), "--samples", str(args.samples)]
+        argv = ["train", "--dataset", args.dataset, "--epochs", "1",
+                "--out", os.path.join(tmp, "run"), "--no-figures", "--quiet",
+                "--hidden", *map(str, args.hidden), "--z-dim", str(args.z_dim),
+                "--batch-size", str(args.batch_size), "--samples", str(args.samples)]
         if args.data_dir:
-            cmd += ["--data-dir", args.data_dir]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    kilobytes = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss   # KB on Linux
-    return kilobytes / 1024
+            argv += ["--data-dir", args.data_dir]
+        code = ("import resource, sys; from numpyvae.cli import main; main(sys.argv[1:]); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        out = subprocess.run([sys.executable, "-c", code, *argv], check=True,
+                             capture_output=True, text=True).stdout
+    return int(out.split()[-1]) / 1024          # ru_maxrss is in KB on Linux
 
 
 def main(argv=None):
