@@ -22,7 +22,6 @@ Usage: python scripts/benchmark.py [--data-dir ../shared/data/mnist] [--epochs 5
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
