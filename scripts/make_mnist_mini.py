@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numpyvae.datasets.atomic import flush_to_disk, temporary_sibling
+from numpyvae.files import atomic_write
 from numpyvae.datasets.mnist import BUNDLED_SUBSET, load_mnist
 
 N_TRAIN = 10_000
@@ -43,22 +43,14 @@ def write_npz(path, arrays):
     np.savez_compressed would stamp each entry with the current time; this writes the same
     format with a fixed date, then renames it into place (atomic).
     """
-    tmp = temporary_sibling(path)
-    try:
-        with open(tmp, "xb") as f, zipfile.ZipFile(f, "w") as zf:
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w") as zf:
             for name, array in arrays.items():
                 info = zipfile.ZipInfo(name + ".npy", date_time=ZIP_DATE)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.create_system = 3                # "Unix", whatever the OS
                 info.external_attr = 0o644 << 16      # rw-r--r--
                 zf.writestr(info, npy_bytes(array), compresslevel=9)
-            zf.close()                                # writes the zip's central directory
-            flush_to_disk(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
 
 
 def main(argv=None):

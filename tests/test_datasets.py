@@ -9,6 +9,8 @@ import gzip
 import hashlib
 import re
 import shutil
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -504,3 +506,17 @@ def test_corrupted_input_feeds_the_vae_as_a_denoiser():
     clean = model.loss(x, v)
     noisy = model.loss(x, v, x_input=x_tilde)
     assert np.isfinite(noisy) and noisy != clean
+
+
+@needs_real_mnist
+def test_make_mnist_mini_rebuilds_the_bundled_subset(tmp_path):
+    """scripts/make_mnist_mini.py, run as documented, gives the arrays that ship."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_mnist_mini.py"
+    out = tmp_path / "mini.npz"
+    subprocess.run([sys.executable, str(script), str(REAL_MNIST), "--out", str(out)],
+                   check=True, capture_output=True)
+    with np.load(out, allow_pickle=False) as made, \
+            np.load(BUNDLED_SUBSET, allow_pickle=False) as shipped:
+        assert sorted(made.files) == sorted(shipped.files)
+        for name in shipped.files:
+            assert np.array_equal(made[name], shipped[name]), name

@@ -4,7 +4,6 @@ This is the decoder of the code sample that goes with the lecture notes. The net
 logits a; the negative log-likelihood is written in terms of a, never of p, so that it stays
 finite for logits of +-1000 and for x exactly 0 or 1.
 """
-import numpy as np
 
 from ..stable import sigmoid, softplus
 
