@@ -80,8 +80,9 @@ def step_flops(model, batch, samples):
 def peak_memory_mb(args):
     """Peak RSS (MB) of `numpyvae train` on the dataset for one epoch, in its own process.
 
-    The child reports its own ru_maxrss: the RUSAGE_CHILDREN figure would also count the
-    moment between fork and exec, when the child is a copy of this (much larger) process.
+    The child reports its own VmHWM from /proc: ru_maxrss, of the child or of children,
+    would also count the moment between fork and exec, when the child is a copy of this
+    (much larger) process, since Linux carries that high-water mark across exec.
     """
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["train", "--dataset", args.dataset, "--epochs", "1",
@@ -90,11 +91,12 @@ def peak_memory_mb(args):
                 "--batch-size", str(args.batch_size), "--samples", str(args.samples)]
         if args.data_dir:
             argv += ["--data-dir", args.data_dir]
-        code = ("import resource, sys; from numpyvae.cli import main; main(sys.argv[1:]); "
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        code = ("import sys; from numpyvae.cli import main; main(sys.argv[1:]); "
+                "print(next(l.split()[1] for l in open('/proc/self/status') "
+                "if l.startswith('VmHWM')))")
         out = subprocess.run([sys.executable, "-c", code, *argv], check=True,
                              capture_output=True, text=True).stdout
-    return int(out.split()[-1]) / 1024          # ru_maxrss is in KB on Linux
+    return int(out.split()[-1]) / 1024          # VmHWM is in kB
 
 
 def main(argv=None):
