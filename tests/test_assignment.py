@@ -327,7 +327,8 @@ def test_a_module_that_does_not_import_still_counts_its_points(kit, tmp_path):
     result = grade.grade(copy, tasks=["adam", "dense-backward"])
     assert {r["task"]: (r["earned"], r["possible"]) for r in result["tasks"]} == {
         "dense-backward": (4, 4), "adam": (0, 5)}
-    assert [e["nodeid"] for e in result["collect_errors"]] == ["tests/test_optim.py"]
+    # every test module importing numpyvae.optim fails to import, tests/test_optim.py among them
+    assert "tests/test_optim.py" in [e["nodeid"] for e in result["collect_errors"]]
     adam = [t for t in result["tests"] if t["task"] == "adam"]
     assert all("tests/test_optim.py did not import" in t["message"] for t in adam)
 

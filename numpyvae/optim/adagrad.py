@@ -76,5 +76,5 @@ class Adagrad(Optimizer):
     def _fixed_hyperparameters(self):
         return {**super()._fixed_hyperparameters(), "eps": self._eps}
 
-    def _update(self, name, theta, g):
-        adagrad_update(theta, g, self.state["G"][name], self.lr, self._eps, self._scratch[name])
+    def _update(self, theta, g, state, scratch):
+        adagrad_update(theta, g, state["G"], self.lr, self._eps, scratch)

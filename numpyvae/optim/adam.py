@@ -108,6 +108,6 @@ class Adam(Optimizer):
         return {**super()._fixed_hyperparameters(),
                 "beta1": self._beta1, "beta2": self._beta2, "eps": self._eps}
 
-    def _update(self, name, theta, g):
-        adam_update(theta, g, self.state["m"][name], self.state["v"][name], self.t, self.lr,
-                    self._beta1, self._beta2, self._eps, self._scratch[name])
+    def _update(self, theta, g, state, scratch):
+        adam_update(theta, g, state["m"], state["v"], self.t, self.lr,
+                    self._beta1, self._beta2, self._eps, scratch)

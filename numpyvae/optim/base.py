@@ -11,6 +11,7 @@ array per operation made a step several times slower).
 """
 import numpy as np
 
+from .. import parallel
 from .checks import as_real, check_nonnegative, check_params, check_positive
 from .weight_decay import add_weight_decay
 
@@ -40,7 +41,13 @@ class Optimizer:
     Notes
     -----
     A subclass lists the kinds of its state in ``_add_state`` calls, reports its fixed
-    hyperparameters in ``_fixed_hyperparameters`` and implements ``_update(name, theta, g)``.
+    hyperparameters in ``_fixed_hyperparameters`` and implements
+    ``_update(theta, g, state, scratch)``, where ``state`` maps each kind to this parameter's
+    array.
+
+    Speed: a long contiguous parameter vector (the model's flat buffer) is updated in pieces
+    by one thread per core (:mod:`numpyvae.parallel`); the update rules are elementwise, so
+    the result is the same, bit for bit, as one whole-vector update.
     """
 
     # State kinds that must be >= 0 (square roots are taken of them).
@@ -93,13 +100,32 @@ class Optimizer:
         """
         grads = self._check_grads(grads)
         self._t += 1
+        tasks = []
         for name, theta in self.params.items():
-            g = grads[name]
-            if self._weight_decay > 0:
-                g = add_weight_decay(theta, g, self._weight_decay, out=self._decayed[name])
-            self._update(name, theta, g)
+            arrays = [theta, grads[name], self._scratch[name],
+                      *(self.state[kind][name] for kind in self.state)]
+            if name in self._decayed:
+                arrays.append(self._decayed[name])
+            if all(a.flags.c_contiguous for a in arrays):
+                pieces = parallel.chunks(theta.size)
+            else:
+                pieces = [slice(None)]     # a strided array is updated whole, in this thread
+            for piece in pieces:
+                tasks.append(lambda name=name, piece=piece: self._update_piece(
+                    name, piece, grads[name]))
+        parallel.run(tasks)
 
-    def _update(self, name, theta, g):
+    def _update_piece(self, name, piece, g):
+        """Weight decay and the update rule on the entries ``piece`` of parameter ``name``."""
+        def part(a):
+            return a if piece == slice(None) else a.reshape(-1)[piece]
+        theta, g = part(self.params[name]), part(g)
+        if self._weight_decay > 0:
+            g = add_weight_decay(theta, g, self._weight_decay, out=part(self._decayed[name]))
+        state = {kind: part(arrays[name]) for kind, arrays in self.state.items()}
+        self._update(theta, g, state, part(self._scratch[name]))
+
+    def _update(self, theta, g, state, scratch):
         raise NotImplementedError("a subclass of Optimizer implements its update rule here")
 
     def _fixed_hyperparameters(self):

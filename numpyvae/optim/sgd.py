@@ -72,6 +72,5 @@ class SGD(Optimizer):
     def _fixed_hyperparameters(self):
         return {**super()._fixed_hyperparameters(), "momentum": self._momentum}
 
-    def _update(self, name, theta, g):
-        u = self.state["u"][name] if self._momentum > 0 else None
-        sgd_update(theta, g, u, self.lr, self._momentum, self._scratch[name])
+    def _update(self, theta, g, state, scratch):
+        sgd_update(theta, g, state.get("u"), self.lr, self._momentum, scratch)

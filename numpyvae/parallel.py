@@ -1,0 +1,78 @@
+"""Elementwise work on both cores, for the optimizer step.
+
+numpy's elementwise operations run on one core, but they release the GIL, so the pieces of a
+long vector can be updated at the same time from several threads, with the same result, bit
+for bit, as one whole-vector update (every entry is computed on its own).
+
+That only pays if the other core is free. After each matrix product, OpenBLAS's worker thread
+keeps spinning for about 0.1 s waiting for the next one, holding the core. The package's
+``__init__`` therefore asks OpenBLAS (through OPENBLAS_THREAD_TIMEOUT, read when numpy loads
+it) to let its threads sleep after a few microseconds, and :data:`ENABLED` says whether that
+request could take effect: numpy with OpenBLAS, loaded after numpyvae set the variable (as in
+the ``numpyvae`` command) or with the variable set by the user. Otherwise everything runs in
+one thread, as fast as before.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+# Below this many entries a thread costs more than it saves.
+MIN_CHUNK = 1 << 16
+_ALIGN = 16                     # chunk edges on 64-byte boundaries for float32
+TIMEOUT_VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
+SHORT_TIMEOUT = 12              # OpenBLAS threads sleep after 2^12 cycles (a few microseconds)
+
+
+def _blas_threads_sleep(numpy_was_loaded, variable_was_set):
+    """Whether OpenBLAS will let its threads sleep between products (see the module doc)."""
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (AttributeError, KeyError, TypeError):
+        return False
+    if "openblas" not in str(blas).lower():
+        return False
+    if numpy_was_loaded and not variable_was_set:
+        return False            # OpenBLAS read its settings before ours existed
+    try:
+        return int(os.environ.get(TIMEOUT_VARIABLE, "")) <= 16
+    except ValueError:
+        return False
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:      # not on Linux
+        return os.cpu_count() or 1
+
+
+ENABLED = False                 # set by numpyvae/__init__.py through configure()
+_pool = None
+
+
+def configure(numpy_was_loaded, variable_was_set):
+    global ENABLED
+    ENABLED = _cores() > 1 and _blas_threads_sleep(numpy_was_loaded, variable_was_set)
+
+
+def chunks(size):
+    """Slices of range(size): one per core when threads are on and it is worth it."""
+    parts = min(_cores(), size // MIN_CHUNK) if ENABLED else 1
+    parts = max(1, parts)
+    edges = [size * i // parts // _ALIGN * _ALIGN for i in range(parts)] + [size]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def run(tasks):
+    """Run callables together, the first in this thread and the rest in a pool; wait for all."""
+    global _pool
+    if len(tasks) == 1:
+        tasks[0]()
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_cores() - 1, thread_name_prefix="numpyvae")
+    futures = [_pool.submit(task) for task in tasks[1:]]
+    tasks[0]()
+    for future in futures:
+        future.result()

@@ -1,0 +1,57 @@
+"""The optimizer's threads: the same numbers as one thread, and when they are switched on."""
+import os
+
+import numpy as np
+import pytest
+
+from numpyvae import parallel
+from numpyvae.optim import make_optimizer
+
+
+def test_chunks_cover_the_range_once_on_aligned_edges(monkeypatch):
+    monkeypatch.setattr(parallel, "ENABLED", True)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    size = 3 * parallel.MIN_CHUNK + 5
+    pieces = parallel.chunks(size)
+    assert len(pieces) == 2 and pieces[0].start == 0 and pieces[-1].stop == size
+    assert pieces[0].stop == pieces[1].start and pieces[0].stop % 16 == 0
+    assert parallel.chunks(parallel.MIN_CHUNK - 1) == [slice(0, parallel.MIN_CHUNK - 1)]
+    monkeypatch.setattr(parallel, "ENABLED", False)
+    assert parallel.chunks(size) == [slice(0, size)]
+
+
+@pytest.mark.parametrize("name,kwargs", [("adam", {"weight_decay": 1e-3}),
+                                         ("sgd", {"lr": 0.1, "momentum": 0.9}),
+                                         ("adagrad", {})])
+def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, monkeypatch):
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    rng = np.random.default_rng(0)
+    size = 3 * parallel.MIN_CHUNK + 5
+    start = rng.standard_normal(size).astype(np.float32)
+    grads = [rng.standard_normal(size).astype(np.float32) for _ in range(4)]
+    results = []
+    for enabled in (False, True):
+        monkeypatch.setattr(parallel, "ENABLED", enabled)
+        theta = start.copy()
+        opt = make_optimizer(name, {"theta": theta}, **kwargs)
+        for g in grads:
+            opt.step({"theta": g})
+        results.append((theta, opt.state_dict()))
+    (a, sa), (b, sb) = results
+    assert np.array_equal(a, b)
+    assert all(np.array_equal(sa[k], sb[k]) for k in sa)
+    assert not np.array_equal(a, start)
+
+
+@pytest.mark.parametrize("blas,loaded,was_set,value,expected", [
+    ("scipy-openblas", False, False, "12", True),    # the numpyvae command
+    ("scipy-openblas", True, False, "12", False),    # numpy imported first: too late
+    ("scipy-openblas", True, True, "8", True),       # the user set it before starting
+    ("scipy-openblas", True, True, "28", False),     # ... to OpenBLAS's long default
+    ("mkl", False, False, "12", False),              # another BLAS: no such setting
+])
+def test_threads_are_on_only_when_openblas_threads_sleep(blas, loaded, was_set, value,
+                                                         expected, monkeypatch):
+    monkeypatch.setitem(np.__config__.CONFIG["Build Dependencies"]["blas"], "name", blas)
+    monkeypatch.setitem(os.environ, parallel.TIMEOUT_VARIABLE, value)
+    assert parallel._blas_threads_sleep(loaded, was_set) is expected
