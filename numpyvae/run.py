@@ -44,7 +44,11 @@ class RunError(ValueError):
 
 
 def load_data(config):
-    """The dataset of a run: (train_x, test_x, test_y, dynamic binarizer, corrupter)."""
+    """The data of a run: (dataset, test images, dynamic binarizer or None, corrupter or None).
+
+    The test images are the dataset's, except with dynamic binarization: training draws a
+    fresh binarization of each batch, and the test set keeps one fixed draw.
+    """
     from .datasets import binarize_dynamic, binarize_static, corrupt, load_dataset
 
     binarize = config["binarize"]
@@ -53,7 +57,6 @@ def load_data(config):
                         seed=config["seed"])
     test_x = data.test_x
     if binarize == "dynamic":
-        # Training draws a fresh binarization per batch; the test set keeps one fixed draw.
         test_x = binarize_static(test_x, config["seed"])
     return data, test_x, (binarize_dynamic if binarize == "dynamic" else None), \
         (corrupt if config["denoise"] else None)
@@ -106,8 +109,7 @@ class Run:
         document = {"numpyvae": __version__, "numpy": np.__version__, **config}
         with atomic_write(folder / CONFIG, "w") as f:
             json.dump(document, f, indent=2)
-        with atomic_write(folder / METRICS, "w"):
-            pass
+        _write_metrics(folder / METRICS, [])
         run.save()      # epoch 0: a checkpoint to fall back on if the first epoch diverges
         return run
 
@@ -136,11 +138,8 @@ class Run:
     def _trim_metrics(self):
         """Drop metric lines of epochs after the checkpoint (written before a crash)."""
         path = self.folder / METRICS
-        lines = read_metrics(path) if path.exists() else []
-        kept = [m for m in lines if m["epoch"] <= self.position["epoch"]]
-        if len(kept) != len(lines):
-            with atomic_write(path, "w") as f:
-                f.writelines(json.dumps(m) + "\n" for m in kept)
+        records = read_metrics(path) if path.exists() else []
+        _write_metrics(path, [m for m in records if m["epoch"] <= self.position["epoch"]])
 
     def save(self):
         meta = {"config": self.config, "position": self.position}
@@ -178,8 +177,8 @@ class Run:
                 metrics = self._epoch_metrics(epoch, totals)
                 self.position = {"epoch": epoch + 1, "batch": 0, "totals": None,
                                  "train_seconds": metrics["wall_seconds"]}
-                with open(self.folder / METRICS, "a") as f:
-                    f.write(json.dumps(metrics) + "\n")
+                path = self.folder / METRICS
+                _write_metrics(path, read_metrics(path) + [metrics])
                 self.save()
                 self.log(summary_line(metrics, total))
         return "done"
@@ -235,6 +234,12 @@ def write_figures(folder, model, data, metrics, seed=0):
         plots.save_figure(fig, folder / name)
         paths.append(folder / name)
     return paths
+
+
+def _write_metrics(path, records):
+    """metrics.jsonl as a whole, atomically: a crash never leaves half a line in it."""
+    with atomic_write(path, "w") as f:
+        f.writelines(json.dumps(m) + "\n" for m in records)
 
 
 def summary_line(m, total):
