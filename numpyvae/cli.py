@@ -26,26 +26,26 @@ def positive_int(text):
     return value
 
 
-def positive_float(text):
-    """argparse type: a finite number > 0."""
+def _finite_float(text, above, strict):
+    """argparse type helper: a finite number > ``above`` (or >= when not ``strict``)."""
+    bound = f"{'>' if strict else '>='} {above:g}"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text!r}") from None
+    if not np.isfinite(value) or value < above or (strict and value == above):
+        raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text}")
     return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    return _finite_float(text, 0, strict=True)
 
 
 def nonnegative_float(text):
     """argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+    return _finite_float(text, 0, strict=False)
 
 
 # ---------------------------------------------------------------------- gradcheck
