@@ -7,8 +7,8 @@ K = 5000 is the standard in the literature. Both are reported in nats per exampl
 import numpy as np
 
 from . import validate
+from .likelihoods.gaussian import LOG_2PI
 
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 def log_mean_exp(w, axis=0):

@@ -120,7 +120,6 @@ class Row:
         self.error = float(errors.flat[flat]) if errors.size else 0.0
         self.analytic = float(np.asarray(analytic).flat[flat]) if errors.size else 0.0
         self.numeric = float(np.asarray(numeric).flat[flat]) if errors.size else 0.0
-        self.errors = errors
 
     @property
     def passed(self):

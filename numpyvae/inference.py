@@ -45,7 +45,7 @@ def generate(model, n, rng, draws=False):
     give the same z and the same means.
     """
     n = validate.positive_int("n", n)
-    _check_rng(rng)
+    validate.generator("rng", rng)
     _check_bool("draws", draws)
     z = rng.standard_normal((n, model.z_dim), dtype=model.dtype)     # eq. (35): z ~ N(0, I)
     decoded = model.decode(z)
@@ -299,12 +299,6 @@ def _one_image(model, x, name):
         raise ValueError(f"{name} must be one image of shape ({model.x_dim},) or "
                          f"(1, {model.x_dim}); got shape {x.shape}")
     return x.reshape(1, model.x_dim)
-
-
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (numpy.random.default_rng())"
-                         f"; got {type(rng).__name__}")
 
 
 def _check_bool(name, value):

@@ -194,9 +194,6 @@ class VAE:
                 path += hidden
         return tuple(sorted(set(path + dense)))
 
-    def num_parameters(self):
-        return sum(a.size for a in self._params.arrays.values())
-
     # ---------------------------------------------------------------- checks
 
     def check_x(self, x, name="x"):
@@ -248,9 +245,7 @@ class VAE:
         decoded : dict, only when ``return_decoded`` is True
         """
         n = validate.positive_int("n", n)
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator (numpy.random.default_rng())"
-                             f"; got {type(rng).__name__}")
+        validate.generator("rng", rng)
         z = rng.standard_normal((n, self.z_dim), dtype=self.dtype)          # eq. (35)
         decoded = self.decoder.forward(z)
         x = self.likelihood.sample(decoded, rng)                            # eq. (35)

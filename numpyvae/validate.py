@@ -35,6 +35,14 @@ def positive_float(name, value):
     return out
 
 
+def generator(name, rng):
+    """``rng`` itself if it is a numpy Generator, or a ValueError naming ``name``."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{name} must be a numpy.random.Generator (numpy.random.default_rng("
+                         f"seed)); got {type(rng).__name__}")
+    return rng
+
+
 def float_array(name, value, shape, dtype):
     """``value`` as a finite array of ``dtype`` whose shape matches ``shape``.
 

@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from .. import validate
+
 
 def grey_levels(images):
     """uint8 images to float32 grey levels in [0, 1], one row per image.
@@ -40,12 +42,6 @@ def _check_grey(x):
     return x
 
 
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (numpy.random.default_rng(seed))"
-                         f"; got {type(rng).__name__}")
-
-
 def binarize_dynamic(x, rng):
     """A fresh Bernoulli draw x_b ~ Bernoulli(x), pixel by pixel.
 
@@ -62,7 +58,7 @@ def binarize_dynamic(x, rng):
     x_b : ndarray of float32, same shape as x, of 0.0 and 1.0
     """
     x = _check_grey(x)
-    _check_rng(rng)
+    validate.generator("rng", rng)
     u = rng.random(x.shape, dtype=np.float32)
     return (u < x).astype(np.float32)
 
@@ -138,7 +134,7 @@ def corrupt(x, rng):
     x_tilde : ndarray of float32, same shape as x, values in [0, 2]; x is not changed.
     """
     x = _check_grey(x)
-    _check_rng(rng)
+    validate.generator("rng", rng)
     keep = rng.integers(0, 2, size=x.shape).astype(np.float32)
     add = rng.integers(0, 2, size=x.shape).astype(np.float32)
     return (x * keep + add).astype(np.float32)
