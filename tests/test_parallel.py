@@ -1,9 +1,11 @@
 """The optimizer's threads: the same numbers as one thread, and when they are switched on."""
+import inspect
 import os
 
 import numpy as np
 import pytest
 
+import numpyvae
 from numpyvae import parallel
 from numpyvae.optim import make_optimizer
 
@@ -44,9 +46,10 @@ def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, monkeypatch):
 
 
 @pytest.mark.parametrize("blas,loaded,was_set,value,expected", [
-    ("scipy-openblas", False, False, "12", True),    # the numpyvae command
-    ("scipy-openblas", True, False, "12", False),    # numpy imported first: too late
+    ("scipy-openblas", False, False, "18", True),    # the numpyvae command
+    ("scipy-openblas", True, False, "18", False),    # numpy imported first: too late
     ("scipy-openblas", True, True, "8", True),       # the user set it before starting
+    ("scipy-openblas", True, True, "19", False),     # ... to longer than numpyvae's
     ("scipy-openblas", True, True, "28", False),     # ... to OpenBLAS's long default
     ("mkl", False, False, "12", False),              # another BLAS: no such setting
 ])
@@ -55,3 +58,10 @@ def test_threads_are_on_only_when_openblas_threads_sleep(blas, loaded, was_set, 
     monkeypatch.setitem(np.__config__.CONFIG["Build Dependencies"]["blas"], "name", blas)
     monkeypatch.setitem(os.environ, parallel.TIMEOUT_VARIABLE, value)
     assert parallel._blas_threads_sleep(loaded, was_set) is expected
+
+
+def test_the_package_requests_the_timeout_parallel_expects():
+    # numpyvae/__init__.py must set the variable before anything imports numpy, so it cannot
+    # import the constant from this module and spells it out.
+    source = inspect.getsource(numpyvae)
+    assert f'setdefault("{parallel.TIMEOUT_VARIABLE}", "{parallel.SHORT_TIMEOUT}")' in source
