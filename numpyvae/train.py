@@ -96,7 +96,9 @@ class Trainer:
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of "
                 f"{self.batches_per_epoch}; no step was taken from it")
-        self.optimizer.step({"theta": self.model.flat_gradients})
+        # The gradients are computed anew for the next step: the update may use them as its
+        # work array (a little faster, see Optimizer.step).
+        self.optimizer.step({"theta": self.model.flat_gradients}, overwrite_grads=True)
         return len(idx), loss, recon, kl
 
     def train_epoch(self, epoch, start_batch=0, totals=None, on_batch=None):

@@ -453,6 +453,29 @@ def test_params_are_updated_in_place_and_grads_untouched(name):
     assert np.array_equal(grad, grad_before)
 
 
+@pytest.mark.parametrize("name, options", [
+    ("sgd", {"lr": 0.1}), ("sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+    ("adam", {}), ("adam", {"weight_decay": 0.1}),
+    ("adagrad", {}), ("adagrad", {"weight_decay": 0.1})])
+def test_overwrite_grads_takes_the_same_steps(name, options):
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(7).astype(np.float32) for _ in range(5)]
+    thetas = [np.linspace(-1, 1, 7, dtype=np.float32) for _ in range(2)]
+    opts = [make_optimizer(name, {"theta": theta}, **options) for theta in thetas]
+    for g in grads:
+        kept, given = g.copy(), g.copy()
+        opts[0].step({"theta": kept})
+        opts[1].step({"theta": given}, overwrite_grads=True)
+        assert np.array_equal(kept, g)                     # by default grads are not touched
+        assert np.array_equal(thetas[0], thetas[1])        # the same numbers, bit for bit
+    for kind in opts[0].state:
+        assert np.array_equal(opts[0].state[kind]["theta"], opts[1].state[kind]["theta"])
+    # Adam and SGD do use the gradient as their work array (Adagrad needs it to the end).
+    uses_grads = name != "adagrad" and "weight_decay" not in options
+    assert (not np.array_equal(given, grads[-1])) is uses_grads
+    assert ("theta" in opts[1]._scratch) is (name == "adagrad")
+
+
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_a_view_is_updated_in_place(name):
     # A transposed (non-contiguous) view: its base array must change.

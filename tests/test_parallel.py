@@ -22,10 +22,12 @@ def test_chunks_cover_the_range_once_on_aligned_edges(monkeypatch):
     assert parallel.chunks(size) == [slice(0, size)]
 
 
-@pytest.mark.parametrize("name,kwargs", [("adam", {"weight_decay": 1e-3}),
+@pytest.mark.parametrize("overwrite_grads", [False, True])
+@pytest.mark.parametrize("name,kwargs", [("adam", {}), ("adam", {"weight_decay": 1e-3}),
                                          ("sgd", {"lr": 0.1, "momentum": 0.9}),
                                          ("adagrad", {})])
-def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, monkeypatch):
+def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, overwrite_grads,
+                                                     monkeypatch):
     monkeypatch.setattr(parallel, "_cores", lambda: 2)
     rng = np.random.default_rng(0)
     size = 3 * parallel.MIN_CHUNK + 5
@@ -37,7 +39,7 @@ def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, monkeypatch):
         theta = start.copy()
         opt = make_optimizer(name, {"theta": theta}, **kwargs)
         for g in grads:
-            opt.step({"theta": g})
+            opt.step({"theta": g.copy()}, overwrite_grads=overwrite_grads)
         results.append((theta, opt.state_dict()))
     (a, sa), (b, sb) = results
     assert np.array_equal(a, b)

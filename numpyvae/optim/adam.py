@@ -22,7 +22,9 @@ def adam_update(theta, g, m, v, t, lr, beta1, beta2, eps, scratch):
         This step's number, 1 for the first step.
     lr, beta1, beta2, eps : float
     scratch : ndarray, same shape as theta
-        Work array. ``g2``, ``denom`` and ``step`` below are all this one array, reused.
+        Work array. ``g2``, ``denom`` and ``step`` below are all this one array, reused. It
+        may be g itself, since g is not read once scratch is written: the optimizer does
+        that when the caller lets it overwrite the gradient.
 
     Notes
     -----
@@ -39,8 +41,10 @@ def adam_update(theta, g, m, v, t, lr, beta1, beta2, eps, scratch):
     eps). eps is added after the square root, as in the paper and in PyTorch.
     """
     # BEGIN SOLUTION
-    m *= beta1                                     # eq. (42): b1 m_{t-1}
-    m += np.multiply(g, 1 - beta1, out=scratch)    # eq. (42): m_t = b1 m_{t-1} + (1 - b1) g_t
+    # m_t = b1 m_{t-1} + (1 - b1) g_t, computed as g_t + b1 (m_{t-1} - g_t): no work array
+    m -= g                                         # eq. (42): m_{t-1} - g_t
+    m *= beta1                                     # eq. (42): b1 (m_{t-1} - g_t)
+    m += g                                         # eq. (42): m_t
     v *= beta2                                     # eq. (42): b2 v_{t-1}
     g2 = np.square(g, out=scratch)                 # eq. (42): g_t^2
     g2 *= 1 - beta2
@@ -79,6 +83,7 @@ class Adam(Optimizer):
     """
 
     _NONNEGATIVE_STATE = ("v",)
+    _SCRATCH_MAY_BE_G = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         lr = check_positive("lr", lr)

@@ -20,7 +20,8 @@ def sgd_update(theta, g, u, lr, momentum, scratch):
     momentum : float
         gamma of eq. (40), in [0, 1).
     scratch : ndarray, same shape as theta
-        Work array; ``step`` below is this array.
+        Work array; ``step`` below is this array. It may be g itself, since g is not read
+        once scratch is written.
 
     Notes
     -----
@@ -56,6 +57,8 @@ class SGD(Optimizer):
 
     State: ``u`` (the velocity), only when momentum > 0, saved as ``"u.<name>"``.
     """
+
+    _SCRATCH_MAY_BE_G = True
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         lr = check_positive("lr", lr)
