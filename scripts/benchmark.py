@@ -8,9 +8,13 @@ Reports, for the configuration given by flags:
 - peak memory of a numpyvae training run in a process of its own (full MNIST held in
   float32, one epoch);
 - with PyTorch importable: the same network and hyper-parameters trained in PyTorch
-  (scripts/torch_reference.py), epoch by epoch interleaved with numpyvae's, and the ratio of
-  the median epoch times. Timings on a shared machine are noisy; only this ratio, measured
-  side by side, is meaningful.
+  (scripts/torch_reference.py), interleaved with numpyvae, and the ratio of the median epoch
+  times. Timings on a shared machine are noisy; only this ratio, measured side by side, is
+  meaningful. The two take turns every ``--batches-per-part`` batches (100 by default, about
+  half a second), alternating which goes first, and each epoch's time is the sum of its
+  parts: the machine's speed drifts by 20-30% over seconds, and taking turns within the epoch
+  lets both see the same drift. (Each part after the first redraws numpyvae's epoch order,
+  0.6 ms, as resuming an epoch does: about 0.1% of an epoch.)
 
 PyTorch is never a dependency: install it in a separate environment to compare, e.g.
 
@@ -61,6 +65,40 @@ def _timed(f):
     t0 = time.perf_counter()
     f()
     return time.perf_counter() - t0
+
+
+def epoch_in_parts(trainer, epoch, batches_per_part):
+    """numpyvae's epoch ``epoch``, run by Trainer.train_epoch a few batches at a time.
+
+    A generator: it trains ``batches_per_part`` batches (all of them for None) and yields.
+    It stops the epoch after a part the way a Ctrl-C does, and resumes it exactly.
+    """
+    per_part = batches_per_part or trainer.batches_per_epoch
+    totals, start = None, 0
+    while start < trainer.batches_per_epoch:
+        def stop_after_part(batch, _totals, end=start + per_part):
+            trainer.stop_requested = batch >= end
+        totals = trainer.train_epoch(epoch, start, totals, on_batch=stop_after_part)
+        trainer.stop_requested = False
+        start = totals["next_batch"]
+        yield
+
+
+def interleaved_epoch(parts_a, parts_b, a_first):
+    """Seconds of each of two part-by-part epochs, run in turns, part by part."""
+    seconds = [0.0, 0.0]
+    running = [iter(parts_a), iter(parts_b)]
+    turn = [0, 1] if a_first else [1, 0]
+    while any(running):
+        for i in turn:
+            if running[i] is None:
+                continue
+            t0 = time.perf_counter()
+            if next(running[i], StopIteration) is StopIteration:
+                running[i] = None
+            seconds[i] += time.perf_counter() - t0
+        turn.reverse()
+    return seconds
 
 
 def step_flops(model, batch, samples):
@@ -115,9 +153,14 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=5, help="epochs of each (interleaved)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-torch", action="store_true", help="time numpyvae only")
+    p.add_argument("--batches-per-part", type=int, default=100,
+                   help="numpyvae and PyTorch take turns every this many batches; 0: whole "
+                        "epochs")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory run")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
+    if args.batches_per_part < 0:
+        p.error(f"--batches-per-part must be >= 0; got {args.batches_per_part}")
 
     data = load_dataset(args.dataset, data_dir=args.data_dir, progress=False)
     n = len(data.train_x)
@@ -142,13 +185,17 @@ def main(argv=None):
 
     ours, theirs = [], []
     for epoch in range(args.epochs):
-        # Alternate which goes first, so that a slow spell of the machine is shared out.
-        order = ["numpyvae", "pytorch"] if epoch % 2 == 0 else ["pytorch", "numpyvae"]
-        for name in order:
-            if name == "numpyvae":
-                ours.append(_timed(lambda: trainer.train_epoch(epoch)))
-            elif use_torch:
-                theirs.append(_timed(lambda: torch_trainer.train_epoch(data.train_x)))
+        if use_torch:
+            # Take turns part by part, alternating which goes first, so that a slow spell of
+            # the machine is shared out.
+            mine, torch_seconds = interleaved_epoch(
+                epoch_in_parts(trainer, epoch, args.batches_per_part),
+                torch_trainer.epoch_in_parts(data.train_x, args.batches_per_part or None),
+                a_first=epoch % 2 == 0)
+            ours.append(mine)
+            theirs.append(torch_seconds)
+        else:
+            ours.append(_timed(lambda: trainer.train_epoch(epoch)))
         line = f"epoch {epoch + 1}: numpyvae {ours[-1]:.2f} s"
         if use_torch:
             line += f"   pytorch {theirs[-1]:.2f} s   ratio {ours[-1] / theirs[-1]:.2f}"

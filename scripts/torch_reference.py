@@ -133,21 +133,37 @@ class TorchVAETrainer:
 
         Returns
         -------
-        float : sum over batches of the batch losses (as trained on, before each step) / N, nats
+        float : sum of the batch losses (as trained on, before each step) over the epoch / N,
+            in nats
+        """
+        for mean_loss in self.epoch_in_parts(train_x, batches_per_part=None):
+            pass
+        return mean_loss
+
+    def epoch_in_parts(self, train_x, batches_per_part):
+        """One epoch as :meth:`train_epoch`, run a few batches at a time.
+
+        A generator: it trains ``batches_per_part`` batches (all of them for None) and yields,
+        so that a benchmark can time the parts and run something else in between. Each yield
+        gives the loss so far divided by N; after the last part it is the epoch's mean loss.
         """
         x = torch.from_numpy(_check_images("train_x", train_x))  # no copy for float32 input
         n = x.shape[0]
         order = torch.randperm(n, generator=self.train_rng)
+        starts = range(0, n, self.batch_size)
+        per_part = len(starts) if batches_per_part is None else _check_int(
+            "batches_per_part", batches_per_part)
         self.layers.train()
         total = 0.0
-        for start in range(0, n, self.batch_size):
-            batch = x[order[start:start + self.batch_size]]
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.batch_loss(batch, self.train_rng)
-            loss.backward()  # on the sum, as the example does (Adam barely sees the scale)
-            self.optimizer.step()
-            total += loss.item()
-        return total / n
+        for first in range(0, len(starts), per_part):
+            for start in starts[first:first + per_part]:
+                batch = x[order[start:start + self.batch_size]]
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = self.batch_loss(batch, self.train_rng)
+                loss.backward()  # on the sum, as the example does (Adam barely sees the scale)
+                self.optimizer.step()
+                total += loss.item()
+            yield total / n
 
     def evaluate(self, test_x):
         """Test negative ELBO per example with one noise draw each, in nats.
