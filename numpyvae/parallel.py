@@ -10,9 +10,9 @@ keeps spinning for about 0.1 s waiting for the next one, holding the core. The p
 it) to let its threads sleep after about 0.1 ms instead: long enough to stay awake between the
 matrix products of one training step (waking a sleeping thread costs tens of microseconds on
 a virtual machine), short enough to free the core for the optimizer. :data:`ENABLED` says
-whether that request could take effect: numpy with OpenBLAS, loaded after numpyvae set the variable (as in
-the ``numpyvae`` command) or with the variable set by the user. Otherwise everything runs in
-one thread, as fast as before.
+whether that request could take effect: numpy with OpenBLAS, loaded after numpyvae set the
+variable (as in the ``numpyvae`` command) or with the variable set by the user. Otherwise
+everything runs in one thread, as fast as before.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor

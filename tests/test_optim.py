@@ -57,13 +57,18 @@ def adagrad_reference(theta0, grads, lr, eps=1e-10, weight_decay=0.0, initial=0.
     return history
 
 
-def run(opt, theta, grads):
+def run(opt, theta, grads, overwrite_grads=False):
     """Step ``opt`` (over {"theta": theta}) through the gradients; theta after each step."""
     history = []
     for g in grads:
-        opt.step({"theta": np.array(g, dtype=theta.dtype)})
+        opt.step({"theta": np.array(g, dtype=theta.dtype)}, overwrite_grads=overwrite_grads)
         history.append(theta.copy())
     return np.array(history)
+
+
+# The trainer steps with overwrite_grads=True: the update's work array is then the gradient
+# itself, so an update rule must not read g after writing its work array.
+AS_THE_TRAINER_STEPS = "with overwrite_grads=True (scratch is g itself, as in training)"
 
 
 THETA0 = [0.5, -1.5, 2.0, 0.0, -0.25]
@@ -98,12 +103,15 @@ def test_sgd_weight_decay_hand_worked():
 def test_sgd_momentum_constant_gradient_closed_form():
     # u_t = g (1 - mu^t) / (1 - mu), so theta_t = theta0 - lr g sum_{s<=t} (1 - mu^s) / (1 - mu)
     lr, mu, g, steps = 0.01, 0.9, np.array([1.0, -3.0, 0.5]), 25
-    theta = np.array([1.0, 2.0, 3.0])
-    history = run(SGD({"theta": theta}, lr=lr, momentum=mu), theta, [g] * steps)
     t = np.arange(1, steps + 1)
     total = (t - mu * (1 - mu ** t) / (1 - mu)) / (1 - mu)   # sum_{s<=t} (1 - mu^s) / (1 - mu)
     expected = np.array([1.0, 2.0, 3.0]) - lr * total[:, None] * g
-    np.testing.assert_allclose(history, expected, rtol=1e-12, atol=1e-12)
+    for overwrite_grads in (False, True):
+        theta = np.array([1.0, 2.0, 3.0])
+        history = run(SGD({"theta": theta}, lr=lr, momentum=mu), theta, [g] * steps,
+                      overwrite_grads)
+        np.testing.assert_allclose(history, expected, rtol=1e-12, atol=1e-12,
+                                   err_msg=AS_THE_TRAINER_STEPS if overwrite_grads else "")
 
 
 @pytest.mark.points(1, task="adam")
@@ -189,10 +197,13 @@ def test_adagrad_matches_reference(initial, eps, weight_decay):
 @pytest.mark.parametrize("betas, eps", [((0.9, 0.999), 1e-8), ((0.5, 0.8), 0.1)])
 def test_adam_without_weight_decay_matches_algorithm_1(betas, eps):
     grads = gradient_sequence(seed=1)
-    theta = np.array(THETA0)
-    opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps)
     expected = adam_reference(THETA0, grads, 0.05, *betas, eps)
-    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
+    for overwrite_grads in (False, True):
+        theta = np.array(THETA0)
+        opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps)
+        np.testing.assert_allclose(run(opt, theta, grads, overwrite_grads), expected,
+                                   rtol=1e-12, atol=1e-14,
+                                   err_msg=AS_THE_TRAINER_STEPS if overwrite_grads else "")
 
 
 @pytest.mark.points(1, task="adagrad")
