@@ -24,17 +24,19 @@ class Decoder:
         self.heads = {name: Dense("dec." + name, params, grads) for name in likelihood.heads}
         self._lead_shape = None
 
-    def forward(self, z):
+    def forward(self, z, mean=True):
         """z: (..., K) -> dict of distribution parameters, each (..., D).
 
         Leading axes (the r samples and the batch) are flattened into one, so that each layer
-        is one matrix product, and restored at the end.
+        is one matrix product, and restored at the end. ``mean=False`` lets the likelihood
+        skip what only the mean needs (the Bernoulli probabilities), for a caller that only
+        wants the loss's value.
         """
         self._lead_shape = z.shape[:-1]
         h = self.trunk.forward(z.reshape(-1, z.shape[-1]))
         heads = {name: head.forward(h).reshape(*self._lead_shape, -1)
                  for name, head in self.heads.items()}
-        return self.likelihood.decode(heads)
+        return self.likelihood.decode(heads, mean=mean)
 
     def backward(self, dheads):
         """dL/d(head outputs) (..., D) -> dL/dz (..., K); writes the decoder's gradients."""

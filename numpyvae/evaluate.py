@@ -40,7 +40,7 @@ def log_weights(model, x, v):
     """
     mu, sigma = model.encoder.forward(x)
     z = mu + sigma * v                                                  # eq. (9)
-    log_px_given_z = -model.likelihood.nll(x, model.decoder.forward(z))
+    log_px_given_z = -model.likelihood.nll(x, model.decoder.forward(z, mean=False))
     log_pz = np.sum(-0.5 * LOG_2PI - 0.5 * z * z, axis=-1)             # eq. (38)
     log_qz = np.sum(-0.5 * LOG_2PI - np.log(sigma) - 0.5 * v * v, axis=-1)   # eq. (37)
     return log_px_given_z.astype(np.float64) + log_pz - log_qz

@@ -255,15 +255,17 @@ class VAE:
 
     # ---------------------------------------------------------------- objective
 
-    def _forward(self, x, v, beta, x_input=None):
+    def _forward(self, x, v, beta, x_input=None, mean=True):
         """The loss, the negative of the ELBO of eq. (1) estimated as in eq. (2), and
         everything the backward needs.
 
         ``x_input`` (denoising): the encoder sees it, while x stays the reconstruction target.
+        ``mean=False`` when only the loss is wanted: the decoder then skips what only its mean
+        needs (the Bernoulli probabilities, which the backward reuses).
         """
         mu, sigma = self.encoder.forward(x if x_input is None else x_input)
         z, reparam_cache = reparameterize_forward(mu, sigma, v)     # eq. (9)
-        decoded = self.decoder.forward(z)
+        decoded = self.decoder.forward(z, mean=mean)
         nll = self.likelihood.nll(x, decoded)                       # (r, B): eqs. (16)/(19)
         kl, kl_cache = kl_forward(mu, sigma)                        # (B,): eq. (12)
         recon = nll.mean(axis=0)                                    # eq. (2): 1/r sum_j
@@ -303,11 +305,11 @@ class VAE:
         Returns a dict of arrays of shape (B,): ``"recon"`` = 1/r sum_j -log P(x|z_j),
         ``"kl"`` = KL(q(z|x) || p(z)), and ``"loss"`` = recon + beta * kl, eq. (2).
         """
-        return self._forward(*self._check_inputs(x, v, beta, x_input))[1]
+        return self._forward(*self._check_inputs(x, v, beta, x_input), mean=False)[1]
 
     def loss(self, x, v, beta=1.0, x_input=None):
         """The batch mean of the negative ELBO, eq. (3), as a float."""
-        return self._forward(*self._check_inputs(x, v, beta, x_input))[0]
+        return self._forward(*self._check_inputs(x, v, beta, x_input), mean=False)[0]
 
     def compute_gradients(self, x, v, beta=1.0, x_input=None, check=True, return_parts=False):
         """The loss; its gradients are left in :meth:`gradients` and :attr:`flat_gradients`.

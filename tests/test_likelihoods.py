@@ -8,6 +8,7 @@ import oracle
 from numpyvae.gradcheck import BAR_SMOOTH, check_gradients
 from numpyvae.likelihoods import (bernoulli_nll_backward, bernoulli_nll_forward,
                                   gaussian_nll_backward, gaussian_nll_forward)
+from numpyvae.stable import sigmoid
 
 
 def _data(seed=0, shape=(2, 3, 4)):
@@ -25,6 +26,16 @@ def test_bernoulli_gradient_with_respect_to_logits():
                              {"logits": logits}, {"logits": dlogits}, bar=BAR_SMOOTH,
                              equations={"logits": (16, 18)})
     assert report.passed, report.failure_message()
+
+
+def test_bernoulli_backward_computes_the_probabilities_it_was_not_given():
+    rng, x = _data()
+    logits = rng.uniform(-4, 4, size=(2, 3, 4))
+    dnll = rng.standard_normal((2, 3))
+    nll, cache = bernoulli_nll_forward(x, logits)
+    assert cache[2] is None                      # the forward computes no sigmoid of its own
+    given = bernoulli_nll_backward(dnll, bernoulli_nll_forward(x, logits, sigmoid(logits))[1])
+    np.testing.assert_array_equal(bernoulli_nll_backward(dnll, cache), given)
 
 
 @pytest.mark.points(1, task="gaussian")

@@ -18,18 +18,19 @@ def bernoulli_nll_forward(x, logits, probs=None):
     logits : ndarray, shape (..., B, D)
         Leading axes (such as the r samples) broadcast against x.
     probs : ndarray, shape of logits, optional
-        sigmoid(logits), when the caller has it already (the decoder does); it is what the
-        backward needs.
+        sigmoid(logits), when the caller has it already (the decoder does in training). It is
+        what the backward needs; without it the backward computes it, and a caller that only
+        wants the value (an evaluation) never pays for it.
 
     Returns
     -------
     nll : ndarray, shape (..., B)
-    cache : tuple (x, probs)
+    cache : tuple (x, logits, probs)
     """
     terms = softplus(logits)                       # eq. (17): log(1 + e^a), stably
     terms -= x * logits                            # eq. (16): softplus(a) - x a
     nll = terms.sum(axis=-1)
-    return nll, (x, sigmoid(logits) if probs is None else probs)
+    return nll, (x, logits, probs)
 
 
 def bernoulli_nll_backward(dnll, cache):
@@ -38,13 +39,16 @@ def bernoulli_nll_backward(dnll, cache):
     Parameters
     ----------
     dnll : ndarray, shape (..., B)
-    cache : tuple (x, probs) from :func:`bernoulli_nll_forward`, probs = sigmoid(logits).
+    cache : tuple (x, logits, probs) from :func:`bernoulli_nll_forward`; probs is
+        sigmoid(logits), or None when the forward was not given it.
 
     Returns
     -------
     dlogits : ndarray, shape (..., B, D)
     """
-    x, probs = cache
+    x, logits, probs = cache
+    if probs is None:
+        probs = sigmoid(logits)
     # BEGIN SOLUTION
     return dnll[..., None] * (probs - x)          # eq. (18): d nll / d a_d = sigmoid(a_d) - x_d
     # END SOLUTION
@@ -62,17 +66,24 @@ class Bernoulli:
                 f"{arg} must lie in [0, 1] for the bernoulli likelihood; "
                 f"got values in [{x.min():.4g}, {x.max():.4g}]")
 
-    def decode(self, heads):
-        """Head outputs -> {"logits", "mean"}; "mean" holds the probabilities sigmoid(logits)."""
+    def decode(self, heads, mean=True):
+        """Head outputs -> {"logits", "mean"}; "mean" holds the probabilities sigmoid(logits).
+
+        ``mean=False`` leaves the probabilities out: the negative log-likelihood's value is
+        computed from the logits alone, so an evaluation need not compute them.
+        """
+        if not mean:
+            return {"logits": heads["logits"]}
         return {"logits": heads["logits"], "mean": sigmoid(heads["logits"])}
 
     def nll(self, x, decoded):
-        nll, _ = bernoulli_nll_forward(x, decoded["logits"], decoded["mean"])
+        nll, _ = bernoulli_nll_forward(x, decoded["logits"], decoded.get("mean"))
         return nll
 
     def nll_backward(self, dnll, x, decoded):
         """dL/d(head outputs), as a dict keyed like ``heads``."""
-        return {"logits": bernoulli_nll_backward(dnll, (x, decoded["mean"]))}
+        cache = (x, decoded["logits"], decoded.get("mean"))
+        return {"logits": bernoulli_nll_backward(dnll, cache)}
 
     def sample(self, decoded, rng):
         """x ~ Bernoulli(mean), as 0.0 / 1.0 in the dtype of the mean."""

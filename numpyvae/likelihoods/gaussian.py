@@ -95,8 +95,12 @@ class Gaussian:
     def check_data(self, x, arg="x"):
         pass  # any finite value is a valid Gaussian observation
 
-    def decode(self, heads):
-        """Head outputs -> {"mean", "sigma"} (and the caches their backward needs)."""
+    def decode(self, heads, mean=True):
+        """Head outputs -> {"mean", "sigma"} (and the caches their backward needs).
+
+        ``mean`` is accepted as for the Bernoulli likelihood; the Gaussian negative
+        log-likelihood needs the mean, so it is always computed.
+        """
         mean, mean_cache = self.mean_activation.forward(heads["mean"])
         if self.learn_sigma:
             sigma, sigma_cache = softplus_forward(heads["sigma"], self.sigma_x_floor)  # eq. (22)
