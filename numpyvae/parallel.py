@@ -1,4 +1,4 @@
-"""Elementwise work on both cores, for the optimizer step.
+"""Elementwise work on both cores: the optimizer step, and the likelihood in evaluations.
 
 numpy's elementwise operations run on one core, but they release the GIL, so the pieces of a
 long vector can be updated at the same time from several threads, with the same result, bit
@@ -65,6 +65,15 @@ def chunks(size):
     parts = min(_cores(), size // MIN_CHUNK) if ENABLED else 1
     parts = max(1, parts)
     edges = [size * i // parts // _ALIGN * _ALIGN for i in range(parts)] + [size]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def rows(n, row_size):
+    """Slices of range(n), for n rows of ``row_size`` entries each: one per core when threads
+    are on and each part would hold at least MIN_CHUNK entries."""
+    parts = min(_cores(), n, n * row_size // MIN_CHUNK) if ENABLED else 1
+    parts = max(1, parts)
+    edges = [n * i // parts for i in range(parts)] + [n]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 

@@ -22,6 +22,16 @@ def test_chunks_cover_the_range_once_on_aligned_edges(monkeypatch):
     assert parallel.chunks(size) == [slice(0, size)]
 
 
+def test_rows_split_only_when_each_part_is_big_enough(monkeypatch):
+    monkeypatch.setattr(parallel, "ENABLED", True)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    assert parallel.rows(5, parallel.MIN_CHUNK) == [slice(0, 2), slice(2, 5)]
+    assert parallel.rows(1, 10 * parallel.MIN_CHUNK) == [slice(0, 1)]      # one row: one part
+    assert parallel.rows(3, parallel.MIN_CHUNK // 2) == [slice(0, 3)]      # too little work
+    monkeypatch.setattr(parallel, "ENABLED", False)
+    assert parallel.rows(5, parallel.MIN_CHUNK) == [slice(0, 5)]
+
+
 @pytest.mark.parametrize("overwrite_grads", [False, True])
 @pytest.mark.parametrize("name,kwargs", [("adam", {}), ("adam", {"weight_decay": 1e-3}),
                                          ("sgd", {"lr": 0.1, "momentum": 0.9}),
