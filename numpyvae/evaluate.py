@@ -8,6 +8,7 @@ import numpy as np
 
 from . import parallel, validate
 from .likelihoods.gaussian import LOG_2PI
+from .reparam import reparameterize_forward
 
 
 
@@ -39,7 +40,7 @@ def log_weights(model, x, v):
     ndarray of float64, shape (k, B)
     """
     mu, sigma = model.encoder.forward(x)
-    z = mu + sigma * v                                                  # eq. (9)
+    z, _ = reparameterize_forward(mu, sigma, v)                         # eq. (9)
     decoded = model.decoder.forward(z, mean=False)
     log_px_given_z = -_nll_on_all_cores(model.likelihood, x, decoded)
     log_pz = np.sum(-0.5 * LOG_2PI - 0.5 * z * z, axis=-1)             # eq. (38)

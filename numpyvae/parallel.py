@@ -14,6 +14,7 @@ whether that request could take effect: numpy with OpenBLAS, loaded after numpyv
 variable (as in the ``numpyvae`` command) or with the variable set by the user. Otherwise
 everything runs in one thread, as fast as before.
 """
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,6 +45,7 @@ def _blas_threads_sleep(numpy_was_loaded, variable_was_set):
         return False
 
 
+@functools.lru_cache(maxsize=None)     # read once: chunks() runs on every training step
 def _cores():
     try:
         return len(os.sched_getaffinity(0))
@@ -60,21 +62,22 @@ def configure(numpy_was_loaded, variable_was_set):
     ENABLED = _cores() > 1 and _blas_threads_sleep(numpy_was_loaded, variable_was_set)
 
 
+def _split(n, parts, align=1):
+    """range(n) cut into ``parts`` slices (one when threads are off), edges multiples of align."""
+    parts = max(1, parts) if ENABLED else 1
+    edges = [n * i // parts // align * align for i in range(parts)] + [n]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
 def chunks(size):
     """Slices of range(size): one per core when threads are on and it is worth it."""
-    parts = min(_cores(), size // MIN_CHUNK) if ENABLED else 1
-    parts = max(1, parts)
-    edges = [size * i // parts // _ALIGN * _ALIGN for i in range(parts)] + [size]
-    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    return _split(size, min(_cores(), size // MIN_CHUNK), _ALIGN)
 
 
 def rows(n, row_size):
     """Slices of range(n), for n rows of ``row_size`` entries each: one per core when threads
     are on and each part would hold at least MIN_CHUNK entries."""
-    parts = min(_cores(), n, n * row_size // MIN_CHUNK) if ENABLED else 1
-    parts = max(1, parts)
-    edges = [n * i // parts for i in range(parts)] + [n]
-    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    return _split(n, min(_cores(), n, n * row_size // MIN_CHUNK))
 
 
 def run(tasks):

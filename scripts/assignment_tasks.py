@@ -67,8 +67,8 @@ TASKS = (
     ), points=4, minutes=45, builds_on=("sigma",), integration=False),
     Task("bernoulli", "the Bernoulli likelihood's gradient", (
         Function("numpyvae/likelihoods/bernoulli.py", "bernoulli_nll_backward", (18,),
-                 "return dL/dlogits of shape (..., B, D); use the stable sigmoid so that "
-                 "logits of +-1000 stay finite"),
+                 "return dL/dlogits of shape (..., B, D) from dnll (..., B), x and "
+                 "probs = sigmoid(logits)"),
     ), points=3, minutes=20, builds_on=(), integration=False),
     Task("gaussian", "the Gaussian likelihood's gradients", (
         Function("numpyvae/likelihoods/gaussian.py", "gaussian_nll_backward", (20, 21),
@@ -77,7 +77,8 @@ TASKS = (
     ), points=2, minutes=30, builds_on=(), integration=False),
     Task("sgd", "SGD with momentum", (
         Function("numpyvae/optim/sgd.py", "sgd_update", (40,),
-                 "update theta (and the velocity u, unless it is None) in place"),
+                 "update theta (and the velocity u, unless it is None) in place; do not read "
+                 "g once you have written to scratch, which may be g itself"),
     ), points=3, minutes=20, builds_on=(), integration=False),
     Task("weight-decay", "L2 weight decay", (
         Function("numpyvae/optim/weight_decay.py", "add_weight_decay", (41,),
@@ -85,7 +86,8 @@ TASKS = (
     ), points=2, minutes=10, builds_on=(), integration=False),
     Task("adam", "Adam with bias correction", (
         Function("numpyvae/optim/adam.py", "adam_update", (42,),
-                 "update theta, m and v in place (t is this step's number, from 1)"),
+                 "update theta, m and v in place (t is this step's number, from 1); do not "
+                 "read g once you have written to scratch, which may be g itself"),
     ), points=5, minutes=40, builds_on=("sgd",), integration=False),
     Task("adagrad", "Adagrad", (
         Function("numpyvae/optim/adagrad.py", "adagrad_update", (43,),
