@@ -48,7 +48,7 @@ def bernoulli_nll_backward(dnll, cache):
     """
     x, logits, probs = cache
     if probs is None:
-        probs = sigmoid(logits)
+        probs = sigmoid(logits)                    # eq. (17), when the forward was not given it
     # BEGIN SOLUTION
     return dnll[..., None] * (probs - x)          # eq. (18): d nll / d a_d = sigmoid(a_d) - x_d
     # END SOLUTION
