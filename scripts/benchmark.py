@@ -14,7 +14,9 @@ Reports, for the configuration given by flags:
   half a second), alternating which goes first, and each epoch's time is the sum of its
   parts: the machine's speed drifts by 20-30% over seconds, and taking turns within the epoch
   lets both see the same drift. (Each part after the first redraws numpyvae's epoch order,
-  0.6 ms, as resuming an epoch does: about 0.1% of an epoch.)
+  0.6 ms, as resuming an epoch does: about 0.1% of an epoch.) When the turn passes from one
+  to the other, 20 ms go by untimed, so that neither starts while the other's threads are
+  still spinning on a core (PAUSE_SECONDS).
 
 PyTorch is never a dependency: install it in a separate environment to compare, e.g.
 
@@ -67,6 +69,16 @@ def _timed(f):
     return time.perf_counter() - t0
 
 
+# Untimed pause between the two libraries' turns. PyTorch's OpenMP threads keep spinning on
+# the second core for about 7 ms after its last operation (GNU OpenMP's default spin before
+# sleeping). Without a pause, numpyvae's first step after PyTorch's turn took 11.7 ms instead
+# of 4.5, since its matrix products and optimizer found that core taken, while PyTorch's
+# first step after numpyvae's turn took 6.5 instead of 5.9 (numpyvae's threads sleep after
+# 0.1 ms): about 2% of every numpyvae part of 100 batches charged to numpyvae. With 20 ms,
+# each library's first step after a switch is 0.5-0.9 ms slower than its others.
+PAUSE_SECONDS = 0.02
+
+
 def epoch_in_parts(trainer, epoch, batches_per_part):
     """numpyvae's epoch ``epoch``, run by Trainer.train_epoch a few batches at a time.
 
@@ -84,15 +96,24 @@ def epoch_in_parts(trainer, epoch, batches_per_part):
         yield
 
 
-def interleaved_epoch(parts_a, parts_b, a_first):
-    """Seconds of each of two part-by-part epochs, run in turns, part by part."""
+def interleaved_epoch(parts_a, parts_b, a_first, pause=0.0):
+    """Seconds of each of two part-by-part epochs, run in turns, part by part.
+
+    Whenever the turn passes from one to the other, ``pause`` seconds go by, untimed, before
+    the next part starts, so that neither starts while the other's threads still hold a
+    core (see PAUSE_SECONDS).
+    """
     seconds = [0.0, 0.0]
     running = [iter(parts_a), iter(parts_b)]
     turn = [0, 1] if a_first else [1, 0]
+    last = None
     while any(running):
         for i in turn:
             if running[i] is None:
                 continue
+            if last is not None and last != i:
+                time.sleep(pause)
+            last = i
             t0 = time.perf_counter()
             if next(running[i], StopIteration) is StopIteration:
                 running[i] = None
@@ -191,7 +212,7 @@ def main(argv=None):
             mine, torch_seconds = interleaved_epoch(
                 epoch_in_parts(trainer, epoch, args.batches_per_part),
                 torch_trainer.epoch_in_parts(data.train_x, args.batches_per_part or None),
-                a_first=epoch % 2 == 0)
+                a_first=epoch % 2 == 0, pause=PAUSE_SECONDS)
             ours.append(mine)
             theirs.append(torch_seconds)
         else:

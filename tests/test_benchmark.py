@@ -43,3 +43,21 @@ def test_interleaved_epoch_takes_turns_part_by_part():
     # b goes first, then the order alternates at every turn; a runs on alone at the end.
     assert log == ["b0", "a0", "a1", "b1", "a2"]
     assert len(seconds) == 2 and all(s >= 0 for s in seconds)
+
+
+def test_interleaved_epoch_pauses_untimed_only_where_the_turn_passes(monkeypatch):
+    log = []
+    monkeypatch.setattr(benchmark.time, "sleep", lambda s: log.append(f"pause {s}"))
+
+    def parts(name, n):
+        for i in range(n):
+            log.append(f"{name}{i}")
+            yield
+
+    seconds = benchmark.interleaved_epoch(parts("a", 3), parts("b", 2), a_first=True,
+                                          pause=0.25)
+    # b's and then a's end are found by asking each for one more part, after a switch too;
+    # those pauses are untimed like the others.
+    assert log == ["a0", "pause 0.25", "b0", "b1", "pause 0.25", "a1", "a2", "pause 0.25",
+                   "pause 0.25"]
+    assert len(seconds) == 2 and all(s >= 0 for s in seconds)
