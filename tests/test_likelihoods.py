@@ -8,7 +8,7 @@ import oracle
 from numpyvae.gradcheck import BAR_SMOOTH, check_gradients
 from numpyvae.likelihoods import (bernoulli_nll_backward, bernoulli_nll_forward,
                                   gaussian_nll_backward, gaussian_nll_forward)
-from numpyvae.stable import sigmoid
+from numpyvae.stable import sigmoid, softplus, softplus_from_sigmoid
 
 
 def _data(seed=0, shape=(2, 3, 4)):
@@ -36,6 +36,37 @@ def test_bernoulli_backward_computes_the_probabilities_it_was_not_given():
     assert cache[2] is None                      # the forward computes no sigmoid of its own
     given = bernoulli_nll_backward(dnll, bernoulli_nll_forward(x, logits, sigmoid(logits))[1])
     np.testing.assert_array_equal(bernoulli_nll_backward(dnll, cache), given)
+
+
+@pytest.mark.parametrize("form", ["from the logits", "from the sigmoid"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_both_forms_of_softplus_are_right_to_rounding_everywhere(dtype, form):
+    """Eq. (17), both forms, against log(1 + e^a) in float64 from 0 to 1000 nats."""
+    a = np.concatenate([np.linspace(-40, 40, 8001),
+                        [-1000, -88.8, -17, -1e-30, 0, 1e-30, 17, 88.8, 1000]]).astype(dtype)
+    got = softplus(a) if form == "from the logits" else softplus_from_sigmoid(a, sigmoid(a))
+    assert got.dtype == dtype
+    exact = np.logaddexp(0, a.astype(np.float64))
+    # Within two units of the dtype's precision of max(1, the value): the sigmoid form takes
+    # the log of max(s, 1 - s) >= 1/2, so the rounding of s costs at most that.
+    worst = np.argmax(np.abs(got - exact) / np.maximum(1, exact))
+    assert abs(got[worst] - exact[worst]) <= 2 * np.finfo(dtype).eps * max(1, exact[worst]), (
+        f"softplus {form} at a = {a[worst]!r}: got {got[worst]!r}, exact {exact[worst]!r}")
+
+
+def test_bernoulli_loss_is_the_same_given_the_probabilities():
+    """Training passes sigmoid(logits) to the forward, which then uses the sigmoid form of
+    softplus; an evaluation does not. Both give the loss of eq. (16), extremes included."""
+    rng, x = _data()
+    x = np.concatenate([x, [[0.0, 1.0, 0.0, 1.0]]])
+    logits = np.concatenate([rng.uniform(-30, 30, size=(2, 3, 4)),
+                             np.broadcast_to([[[-1000.0, -1000.0, 1000.0, 1000.0]]], (2, 1, 4))],
+                            axis=1)
+    plain, _ = bernoulli_nll_forward(x, logits)
+    given, cache = bernoulli_nll_forward(x, logits, sigmoid(logits))
+    assert cache[2] is not None                  # kept for the backward
+    np.testing.assert_allclose(given, plain, rtol=1e-13, atol=1e-12)
+    assert given[0, -1] == 2000.0                # x = 1 at a = -1000 and x = 0 at a = 1000
 
 
 @pytest.mark.points(1, task="gaussian")

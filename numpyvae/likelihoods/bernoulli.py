@@ -1,11 +1,12 @@
 """Bernoulli decoder P(x|z) = prod_d p_d^x_d (1 - p_d)^(1 - x_d), with p = sigmoid(logits).
 
 This is the decoder of the code sample that goes with the lecture notes. The network outputs
-logits a; the negative log-likelihood is written in terms of a, never of p, so that it stays
-finite for logits of +-1000 and for x exactly 0 or 1.
+logits a; the negative log-likelihood is written as softplus(a) - x a, never as
+x log p + (1 - x) log(1 - p), so that it stays finite for logits of +-1000 and for x exactly 0
+or 1.
 """
 
-from ..stable import sigmoid, softplus
+from ..stable import sigmoid, softplus, softplus_from_sigmoid
 
 
 def bernoulli_nll_forward(x, logits, probs=None):
@@ -20,14 +21,18 @@ def bernoulli_nll_forward(x, logits, probs=None):
     probs : ndarray, shape of logits, optional
         sigmoid(logits), when the caller has it already (the decoder does in training). It is
         what the backward needs; without it the backward computes it, and a caller that only
-        wants the value (an evaluation) never pays for it.
+        wants the value (an evaluation) never pays for it. When given, softplus is computed
+        from it, with one log instead of an exp and a log1p; the two forms agree to rounding.
 
     Returns
     -------
     nll : ndarray, shape (..., B)
     cache : tuple (x, logits, probs)
     """
-    terms = softplus(logits)                       # eq. (17): log(1 + e^a), stably
+    if probs is None:
+        terms = softplus(logits)                   # eq. (17): log(1 + e^a), stably
+    else:
+        terms = softplus_from_sigmoid(logits, probs)  # eq. (17), from p = sigmoid(a)
     terms -= x * logits                            # eq. (16): softplus(a) - x a
     nll = terms.sum(axis=-1)
     return nll, (x, logits, probs)
