@@ -11,7 +11,6 @@ from .likelihoods.gaussian import LOG_2PI
 from .reparam import reparameterize_forward
 
 
-
 def log_mean_exp(w, axis=0):
     """log (1/K) sum_k exp(w_k) without overflow, eq. (39).
 
