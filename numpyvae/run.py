@@ -91,7 +91,14 @@ class Run:
 
     @classmethod
     def start(cls, folder, config, log=print):
-        """A new run in ``folder`` (created; it must not hold a run already)."""
+        """A new run in ``folder`` (created; it must not hold a run already).
+
+        ``config`` holds any of the keys of :data:`DEFAULTS`; the others take their defaults.
+        """
+        unknown = sorted(set(config) - set(DEFAULTS), key=str)
+        if unknown:
+            raise ValueError(f"config has unknown keys {unknown}; the keys of a run's "
+                             f"configuration are {sorted(DEFAULTS)}")
         config = {**DEFAULTS, **config}
         folder = Path(folder)
         if (folder / CHECKPOINT).exists() or (folder / CONFIG).exists():

@@ -207,3 +207,9 @@ def test_bad_run_folders(tmp_path):
     train(tmp_path / "run", epochs=1)
     with pytest.raises(RunError, match="already holds a run"):
         Run.start(tmp_path / "run", SMALL)
+
+
+def test_an_unknown_configuration_key_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown keys \['corupt'\].*'denoise'"):
+        Run.start(tmp_path / "run", {**SMALL, "corupt": 0.2}, log=quiet)
+    assert not (tmp_path / "run").exists()
