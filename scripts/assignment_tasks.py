@@ -86,9 +86,10 @@ TASKS = (
     ), points=2, minutes=10, builds_on=(), integration=False),
     Task("adam", "Adam with bias correction", (
         Function("numpyvae/optim/adam.py", "adam_update", (42,),
-                 "update theta, m and v in place (t is this step's number, from 1); do not "
-                 "read g once you have written to scratch, which may be g itself"),
-    ), points=5, minutes=40, builds_on=("sgd",), integration=False),
+                 "update theta and the sums M and V in place (t is this step's number, "
+                 "from 1); do not read g once you have written to scratch, which may be g "
+                 "itself"),
+    ), points=6, minutes=40, builds_on=("sgd",), integration=False),
     Task("adagrad", "Adagrad", (
         Function("numpyvae/optim/adagrad.py", "adagrad_update", (43,),
                  "update theta and G in place"),

@@ -326,7 +326,7 @@ def test_a_module_that_does_not_import_still_counts_its_points(kit, tmp_path):
     (copy / "numpyvae" / "optim" / "adam.py").write_text("def adam_update(:\n")
     result = grade.grade(copy, tasks=["adam", "dense-backward"])
     assert {r["task"]: (r["earned"], r["possible"]) for r in result["tasks"]} == {
-        "dense-backward": (4, 4), "adam": (0, 5)}
+        "dense-backward": (4, 4), "adam": (0, TABLE_POINTS["adam"])}
     # every test module importing numpyvae.optim fails to import, tests/test_optim.py among them
     assert "tests/test_optim.py" in [e["nodeid"] for e in result["collect_errors"]]
     adam = [t for t in result["tests"] if t["task"] == "adam"]

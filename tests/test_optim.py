@@ -128,6 +128,24 @@ def test_adam_constant_gradient_moves_lr_sign_g_every_step(betas):
     np.testing.assert_allclose(history, expected, rtol=0, atol=steps * lr * 1e-6)
 
 
+@pytest.mark.points(1, task="adam")
+def test_adam_state_holds_the_discounted_sums_of_g_and_g_squared():
+    # M_t = sum_tau b1^(t - tau) g_tau and V_t = sum_tau b2^(t - tau) g_tau^2, written out;
+    # Adam's moments are m_t = (1 - b1) M_t and v_t = (1 - b2) V_t.
+    beta1, beta2 = 0.8, 0.95
+    grads = np.array(gradient_sequence(seed=2))
+    theta = np.array(THETA0)
+    opt = Adam({"theta": theta}, lr=0.05, betas=(beta1, beta2))
+    run(opt, theta, grads)
+    t = len(grads)
+    weights1 = beta1 ** np.arange(t - 1, -1, -1.0)[:, None]
+    weights2 = beta2 ** np.arange(t - 1, -1, -1.0)[:, None]
+    state = opt.state_dict()
+    np.testing.assert_allclose(state["M.theta"], (weights1 * grads).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(state["V.theta"], (weights2 * grads ** 2).sum(axis=0),
+                               rtol=1e-12)
+
+
 def test_adam_first_step_with_weight_decay_uses_the_decayed_sign():
     # theta0 = (4, -4, 1), g = (-1, 1, 0.5), lambda = 0.5: g + lambda theta = (1, -1, 1)
     theta = np.array([4.0, -4.0, 1.0])
@@ -395,7 +413,7 @@ def test_state_dict_holds_plain_numbers_and_copies(name, options):
 def test_state_dict_keys():
     params = {"theta": np.zeros(2)}
     assert set(Adam(params).state_dict()) == {
-        "t", "lr", "weight_decay", "beta1", "beta2", "eps", "m.theta", "v.theta"}
+        "t", "lr", "weight_decay", "beta1", "beta2", "eps", "M.theta", "V.theta"}
     assert set(SGD(params, lr=0.1, momentum=0.5).state_dict()) == {
         "t", "lr", "weight_decay", "momentum", "u.theta"}
     assert set(SGD(params, lr=0.1).state_dict()) == {"t", "lr", "weight_decay", "momentum"}
@@ -416,13 +434,13 @@ def adam_state(**changes):
 
 
 @pytest.mark.parametrize("state, match", [
-    ({k: v for k, v in adam_state().items() if k != "m.theta"}, r"missing \['m.theta'\]"),
+    ({k: v for k, v in adam_state().items() if k != "M.theta"}, r"missing \['M.theta'\]"),
     (adam_state(extra=1.0), r"unexpected \['extra'\]"),
     (SGD({"theta": np.zeros(3)}, lr=0.1, momentum=0.5).state_dict(),
      r"another optimizer"),
-    (adam_state(**{"m.theta": np.zeros(4)}), r"state\['m.theta'\] must have the shape"),
-    (adam_state(**{"v.theta": -np.ones(3)}), r"state\['v.theta'\] must be >= 0"),
-    (adam_state(**{"m.theta": np.array([0.0, np.nan, 0.0])}), r"state\['m.theta'\] must be finite"),
+    (adam_state(**{"M.theta": np.zeros(4)}), r"state\['M.theta'\] must have the shape"),
+    (adam_state(**{"V.theta": -np.ones(3)}), r"state\['V.theta'\] must be >= 0"),
+    (adam_state(**{"M.theta": np.array([0.0, np.nan, 0.0])}), r"state\['M.theta'\] must be finite"),
     (adam_state(t=-1), r"state\['t'\] must be an integer >= 0"),
     (adam_state(t=1.5), r"state\['t'\] must be an integer >= 0"),
     (adam_state(lr=0.0), r"state\['lr'\] must be a finite number > 0"),
@@ -440,7 +458,7 @@ def test_load_state_dict_changes_nothing_when_it_fails():
     opt = Adam({"theta": np.zeros(3)})
     opt.step({"theta": np.ones(3)})
     before = opt.state_dict()
-    bad = adam_state(**{"m.theta": np.full(3, 7.0), "v.theta": -np.ones(3), "t": 9})
+    bad = adam_state(**{"M.theta": np.full(3, 7.0), "V.theta": -np.ones(3), "t": 9})
     with pytest.raises(ValueError):
         opt.load_state_dict(bad)
     after = opt.state_dict()

@@ -7,17 +7,19 @@ from .base import Optimizer
 from .checks import check_decay_rate, check_positive
 
 
-def adam_update(theta, g, m, v, t, lr, beta1, beta2, eps, scratch):
-    """One Adam step on one array, in place, eq. (42).
+def adam_update(theta, g, M, V, t, lr, beta1, beta2, eps, scratch):
+    """One Adam step on one array, in place, eq. (42), with the moments kept as sums.
 
     Parameters
     ----------
     theta : ndarray, any shape
         Parameters theta_{t-1}; overwritten with theta_t.
     g : ndarray, same shape as theta
-        The gradient g_t (weight decay already added); not changed.
-    m, v : ndarray, same shape as theta
-        First and second moment estimates m_{t-1}, v_{t-1}; overwritten with m_t, v_t.
+        The gradient g_t (weight decay already added); not changed unless it is ``scratch``.
+    M, V : ndarray, same shape as theta
+        The discounted sums of the gradients and of their squares, M_{t-1} and V_{t-1};
+        overwritten with M_t and V_t. Adam's moments are m_t = (1 - b1) M_t and
+        v_t = (1 - b2) V_t.
     t : int
         This step's number, 1 for the first step.
     lr, beta1, beta2, eps : float
@@ -28,35 +30,36 @@ def adam_update(theta, g, m, v, t, lr, beta1, beta2, eps, scratch):
 
     Notes
     -----
-    .. math::
-        m_t = \\beta_1 m_{t-1} + (1 - \\beta_1) g_t, \\qquad
-        v_t = \\beta_2 v_{t-1} + (1 - \\beta_2) g_t^2
+    Eq. (42), Kingma & Ba's Algorithm 1, written with sums (derivation, after eq. (42)):
 
-        \\hat m_t = \\frac{m_t}{1 - \\beta_1^t}, \\qquad
-        \\hat v_t = \\frac{v_t}{1 - \\beta_2^t}, \\qquad
+    .. math::
+        M_t = \\beta_1 M_{t-1} + g_t, \\qquad V_t = \\beta_2 V_{t-1} + g_t^2, \\qquad
+        S_t(\\beta) = 1 + \\beta + \\dots + \\beta^{t-1} = \\frac{1 - \\beta^t}{1 - \\beta}
+
+        \\hat m_t = \\frac{M_t}{S_t(\\beta_1)}, \\qquad
+        \\hat v_t = \\frac{V_t}{S_t(\\beta_2)}, \\qquad
         \\theta_t = \\theta_{t-1} - \\mathrm{lr} \\frac{\\hat m_t}{\\sqrt{\\hat v_t} + \\epsilon}
 
-    The bias corrections undo the pull of the zero initial m and v towards 0: with a constant
-    gradient g, m_hat = g and v_hat = g^2 at every t, so each entry moves by lr sign(g) (up to
-    eps). eps is added after the square root, as in the paper and in PyTorch.
+    m_hat is a weighted average of g_1..g_t with weights beta1^(t - tau): M_t is the weighted
+    sum and S_t(beta1) the sum of the weights. That is the bias correction: with a constant
+    gradient g, m_hat = g and v_hat = g^2 at every t, so each entry moves by lr sign(g) (up
+    to eps). eps is added after the square root, as in the paper and in PyTorch.
     """
     # BEGIN SOLUTION
-    # m_t = b1 m_{t-1} + (1 - b1) g_t, computed as g_t + b1 (m_{t-1} - g_t): no work array
-    m -= g                                         # eq. (42): m_{t-1} - g_t
-    m *= beta1                                     # eq. (42): b1 (m_{t-1} - g_t)
-    m += g                                         # eq. (42): m_t
-    v *= beta2                                     # eq. (42): b2 v_{t-1}
-    g2 = np.square(g, out=scratch)                 # eq. (42): g_t^2
-    g2 *= 1 - beta2
-    v += g2                                        # eq. (42): v_t = b2 v_{t-1} + (1 - b2) g_t^2
-    # m_hat / (sqrt(v_hat) + eps) = c m_t / (sqrt(v_t) + eps'), c = sqrt(1 - b2^t) / (1 - b1^t)
-    # and eps' = eps sqrt(1 - b2^t): the order of computation of Kingma & Ba's section 2,
-    # one pass over the vector fewer than dividing by sqrt(1 - b2^t) first.
-    root = math.sqrt(1 - beta2 ** t)
-    denom = np.sqrt(v, out=scratch)                # eq. (42): sqrt(v_t)
-    denom += eps * root                            # eq. (42): sqrt(v_t) + eps'
-    step = np.divide(m, denom, out=scratch)        # eq. (42): m_t / (sqrt(v_t) + eps')
-    step *= lr * root / (1 - beta1 ** t)           # eq. (42): lr m_hat / (sqrt(v_hat) + eps)
+    M *= beta1                                     # eq. (42): M_t = b1 M_{t-1} + g_t
+    M += g
+    V *= beta2                                     # eq. (42): V_t = b2 V_{t-1} + g_t^2
+    g2 = np.square(g, out=scratch)
+    V += g2
+    # lr m_hat / (sqrt(v_hat) + eps) = c M_t / (sqrt(V_t) + eps r) with r = sqrt(S_t(b2)) and
+    # c = lr r / S_t(b1): numerator and denominator multiplied by r, so that the scalars,
+    # not the vectors, carry the bias correction.
+    s1 = (1 - beta1 ** t) / (1 - beta1)            # S_t(b1), the sum of m_hat's weights
+    r = math.sqrt((1 - beta2 ** t) / (1 - beta2))  # sqrt(S_t(b2))
+    denom = np.sqrt(V, out=scratch)                # eq. (42): sqrt(V_t)
+    denom += eps * r                               # eq. (42): r (sqrt(v_hat) + eps)
+    step = np.divide(M, denom, out=scratch)        # eq. (42)
+    step *= lr * r / s1                            # eq. (42): lr m_hat / (sqrt(v_hat) + eps)
     theta -= step                                  # eq. (42): theta_t = theta_{t-1} - step
     # END SOLUTION
 
@@ -79,10 +82,11 @@ class Adam(Optimizer):
         as in PyTorch's Adam, not AdamW's decoupled decay); see
         :func:`numpyvae.optim.weight_decay.add_weight_decay`.
 
-    State: ``m`` and ``v``, saved as ``"m.<name>"`` and ``"v.<name>"``.
+    State: the sums ``M`` and ``V`` of :func:`adam_update`, saved as ``"M.<name>"`` and
+    ``"V.<name>"``. Adam's moments m and v are (1 - beta1) M and (1 - beta2) V.
     """
 
-    _NONNEGATIVE_STATE = ("v",)
+    _NONNEGATIVE_STATE = ("V",)
     _SCRATCH_MAY_BE_G = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -96,8 +100,8 @@ class Adam(Optimizer):
         self._beta2 = check_decay_rate("betas[1]", beta2)
         self._eps = check_positive("eps", eps)
         super().__init__(params, lr, weight_decay)
-        self._add_state("m")
-        self._add_state("v")
+        self._add_state("M")
+        self._add_state("V")
 
     @property
     def betas(self):
@@ -114,5 +118,5 @@ class Adam(Optimizer):
                 "beta1": self._beta1, "beta2": self._beta2, "eps": self._eps}
 
     def _update(self, theta, g, state, scratch):
-        adam_update(theta, g, state["m"], state["v"], self.t, self.lr,
+        adam_update(theta, g, state["M"], state["V"], self.t, self.lr,
                     self._beta1, self._beta2, self._eps, scratch)

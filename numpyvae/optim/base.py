@@ -33,7 +33,7 @@ class Optimizer:
     ----------
     params : dict of str -> ndarray
     state : dict of str -> dict of str -> ndarray
-        The optimizer's running arrays by kind, e.g. ``state["m"]["theta"]`` for Adam; each
+        The optimizer's running arrays by kind, e.g. ``state["M"]["theta"]`` for Adam; each
         shaped and typed like its parameter.
     t : int
         The number of steps taken.
@@ -170,7 +170,7 @@ class Optimizer:
         -------
         state : dict of str -> int, float or ndarray
             ``"t"`` (int), ``"lr"`` and the fixed hyperparameters (floats), and a copy of each
-            state array under ``"<kind>.<name>"``, e.g. ``"m.theta"``. Nothing needs pickle:
+            state array under ``"<kind>.<name>"``, e.g. ``"M.theta"``. Nothing needs pickle:
             it can be written with ``np.savez`` and read with ``np.load(allow_pickle=False)``.
         """
         state = {"t": self._t, "lr": self._lr}
