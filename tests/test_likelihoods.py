@@ -8,7 +8,7 @@ import oracle
 from numpyvae.gradcheck import BAR_SMOOTH, check_gradients
 from numpyvae.likelihoods import (bernoulli_nll_backward, bernoulli_nll_forward,
                                   gaussian_nll_backward, gaussian_nll_forward)
-from numpyvae.stable import sigmoid, softplus, softplus_from_sigmoid
+from numpyvae.stable import positive_part, sigmoid, softplus, softplus_from_sigmoid
 
 
 def _data(seed=0, shape=(2, 3, 4)):
@@ -52,6 +52,17 @@ def test_both_forms_of_softplus_are_right_to_rounding_everywhere(dtype, form):
     worst = np.argmax(np.abs(got - exact) / np.maximum(1, exact))
     assert abs(got[worst] - exact[worst]) <= 2 * np.finfo(dtype).eps * max(1, exact[worst]), (
         f"softplus {form} at a = {a[worst]!r}: got {got[worst]!r}, exact {exact[worst]!r}")
+
+
+@pytest.mark.parametrize("a", [
+    np.array([[-2.5, 0.0, 3.0], [-0.0, 1e-30, -1e-30]], dtype=np.float32),
+    np.array([np.nan, -np.inf, np.inf, -7.0]),
+    np.float32(-1.5), np.array(4.0), np.arange(-3, 3).reshape(2, 1, 3)],
+    ids=["float32 matrix", "float64 specials", "float32 scalar", "0-d", "int 3-d"])
+def test_positive_part_is_max_of_a_and_0_in_the_dtype_of_a(a):
+    got = positive_part(a)
+    assert got.dtype == np.asarray(a).dtype and got.shape == np.shape(a)
+    np.testing.assert_array_equal(got, np.maximum(a, 0))      # nan stays nan
 
 
 def test_bernoulli_loss_is_the_same_given_the_probabilities():
