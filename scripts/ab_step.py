@@ -40,9 +40,10 @@ for _module in MODULES:
     __import__(f"numpyvae.{_module}")
 
 
-def export_revision(revision, folder):
-    """numpyvae at ``revision`` as the package ``numpyvae_base`` in ``folder``."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "numpyvae"],
+def export_revision(revision, folder, repo=ROOT):
+    """numpyvae at ``revision`` of the git repository ``repo``, as the package
+    ``numpyvae_base`` in ``folder``."""
+    archive = subprocess.run(["git", "-C", str(repo), "archive", revision, "numpyvae"],
                              capture_output=True, check=False)
     if archive.returncode != 0:
         raise SystemExit(f"ab_step.py: cannot export numpyvae at {revision!r}: "
