@@ -8,13 +8,13 @@ import os as _os
 import sys as _sys
 
 # Speed (see numpyvae/parallel.py): let OpenBLAS's idle threads sleep soon after a matrix
-# product (after ~0.1 ms) instead of spinning for ~0.1 s, so that the optimizer's threads find
+# product (after ~0.2 ms) instead of spinning for ~0.1 s, so that the optimizer's threads find
 # a free core.
 # It only works if numpy has not loaded OpenBLAS yet; a value set by the user wins.
 _numpy_was_loaded = "numpy" in _sys.modules
 _variable_was_set = "OPENBLAS_THREAD_TIMEOUT" in _os.environ
 if not _numpy_was_loaded:
-    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")   # parallel.SHORT_TIMEOUT
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "19")   # parallel.SHORT_TIMEOUT
 
 from . import parallel  # noqa: E402  (after the variable, before anything loads numpy's BLAS)
 

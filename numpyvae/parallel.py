@@ -7,7 +7,7 @@ for bit, as one whole-vector update (every entry is computed on its own).
 That only pays if the other core is free. After each matrix product, OpenBLAS's worker thread
 keeps spinning for about 0.1 s waiting for the next one, holding the core. The package's
 ``__init__`` therefore asks OpenBLAS (through OPENBLAS_THREAD_TIMEOUT, read when numpy loads
-it) to let its threads sleep after about 0.1 ms instead: long enough to stay awake between the
+it) to let its threads sleep after about 0.2 ms instead: long enough to stay awake between the
 matrix products of one training step (waking a sleeping thread costs tens of microseconds on
 a virtual machine), short enough to free the core for the optimizer. :data:`ENABLED` says
 whether that request could take effect: numpy with OpenBLAS, loaded after numpyvae set the
@@ -24,9 +24,11 @@ import numpy as np
 MIN_CHUNK = 1 << 16
 _ALIGN = 16                     # chunk edges on 64-byte boundaries for float32
 TIMEOUT_VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
-# OpenBLAS threads sleep after 2^18 cycles (about 0.1 ms). Measured per training step against
-# 2^12 (a few microseconds): 6-7% faster; 2^14 and 2^16 were no better than 2^12, 2^20 worse.
-SHORT_TIMEOUT = 18
+# OpenBLAS threads sleep after 2^19 cycles (about 0.2 ms). Measured per training step: 2^18
+# was 6-7% faster than 2^12 (a few microseconds), and 2^19 about 1% faster than 2^18 (paired
+# blocks of steps in two processes taking turns); 2^14 and 2^16 were no better than 2^12,
+# 2^17 and 2^20 no better than 2^18.
+SHORT_TIMEOUT = 19
 
 
 def _blas_threads_sleep(numpy_was_loaded, variable_was_set):

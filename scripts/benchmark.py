@@ -74,7 +74,7 @@ def _timed(f):
 # sleeping). Without a pause, numpyvae's first step after PyTorch's turn took 11.7 ms instead
 # of 4.5, since its matrix products and optimizer found that core taken, while PyTorch's
 # first step after numpyvae's turn took 6.5 instead of 5.9 (numpyvae's threads sleep after
-# 0.1 ms): about 2% of every numpyvae part of 100 batches charged to numpyvae. With 20 ms,
+# 0.1-0.2 ms): about 2% of every numpyvae part of 100 batches charged to numpyvae. With 20 ms,
 # each library's first step after a switch is 0.5-0.9 ms slower than its others.
 PAUSE_SECONDS = 0.02
 

@@ -58,10 +58,10 @@ def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, overwrite_gra
 
 
 @pytest.mark.parametrize("blas,loaded,was_set,value,expected", [
-    ("scipy-openblas", False, False, "18", True),    # the numpyvae command
-    ("scipy-openblas", True, False, "18", False),    # numpy imported first: too late
+    ("scipy-openblas", False, False, "19", True),    # the numpyvae command
+    ("scipy-openblas", True, False, "19", False),    # numpy imported first: too late
     ("scipy-openblas", True, True, "8", True),       # the user set it before starting
-    ("scipy-openblas", True, True, "19", False),     # ... to longer than numpyvae's
+    ("scipy-openblas", True, True, "20", False),     # ... to longer than numpyvae's
     ("scipy-openblas", True, True, "28", False),     # ... to OpenBLAS's long default
     ("mkl", False, False, "12", False),              # another BLAS: no such setting
 ])
