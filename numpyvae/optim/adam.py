@@ -46,11 +46,11 @@ def adam_update(theta, g, M, V, t, lr, beta1, beta2, eps, scratch):
     to eps). eps is added after the square root, as in the paper and in PyTorch.
     """
     # BEGIN SOLUTION
-    M *= beta1                                     # eq. (42): M_t = b1 M_{t-1} + g_t
-    M += g
-    V *= beta2                                     # eq. (42): V_t = b2 V_{t-1} + g_t^2
-    g2 = np.square(g, out=scratch)
-    V += g2
+    M *= beta1                                     # eq. (42): b1 M_{t-1}
+    M += g                                         # eq. (42): M_t = b1 M_{t-1} + g_t
+    V *= beta2                                     # eq. (42): b2 V_{t-1}
+    g2 = np.square(g, out=scratch)                 # eq. (42): g_t^2
+    V += g2                                        # eq. (42): V_t = b2 V_{t-1} + g_t^2
     # lr m_hat / (sqrt(v_hat) + eps) = c M_t / (sqrt(V_t) + eps r) with r = sqrt(S_t(b2)) and
     # c = lr r / S_t(b1): numerator and denominator multiplied by r, so that the scalars,
     # not the vectors, carry the bias correction.
