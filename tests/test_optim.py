@@ -641,3 +641,29 @@ def test_lr_setter_is_checked(value):
     with pytest.raises(ValueError, match=r"lr must be a finite number > 0"):
         opt.lr = value
     assert opt.lr == 1e-3
+
+
+def test_adam_resumes_a_state_saved_with_the_moments_m_and_v():
+    # Before Adam kept the sums, its state held m = (1 - b1) M and v = (1 - b2) V.
+    grads = gradient_sequence(seed=3)
+    theta = np.array(THETA0)
+    opt = Adam({"theta": theta}, lr=0.05, betas=(0.8, 0.95))
+    run(opt, theta, grads[:4])
+    state = opt.state_dict()
+    old = {k: v for k, v in state.items() if k not in ("M.theta", "V.theta")}
+    old["m.theta"] = (1 - 0.8) * state["M.theta"]
+    old["v.theta"] = (1 - 0.95) * state["V.theta"]
+    resumed_theta = theta.copy()
+    resumed = Adam({"theta": resumed_theta}, lr=0.05, betas=(0.8, 0.95))
+    resumed.load_state_dict(old)
+    assert resumed.t == 4
+    for key in ("M.theta", "V.theta"):
+        np.testing.assert_allclose(resumed.state_dict()[key], state[key], rtol=1e-12)
+    np.testing.assert_allclose(run(resumed, resumed_theta, grads[4:]),
+                               run(opt, theta, grads[4:]), rtol=1e-12)
+
+
+def test_adam_refuses_a_state_with_both_the_moments_and_the_sums():
+    state = adam_state(**{"m.theta": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"unexpected \['m.theta'\]"):
+        Adam({"theta": np.zeros(3)}).load_state_dict(state)

@@ -117,6 +117,24 @@ class Adam(Optimizer):
         return {**super()._fixed_hyperparameters(),
                 "beta1": self._beta1, "beta2": self._beta2, "eps": self._eps}
 
+    def load_state_dict(self, state):
+        """Restore a saved state, as :meth:`Optimizer.load_state_dict`.
+
+        A state saved before Adam kept the sums (numpyvae up to the third session's version)
+        holds the moments instead, under ``"m.<name>"`` and ``"v.<name>"``; it is converted,
+        M = m / (1 - beta1) and V = v / (1 - beta2), so that such a run resumes (the same
+        numbers up to rounding).
+        """
+        if hasattr(state, "keys") and not any(f"{kind}.{name}" in state.keys()
+                                              for kind in ("M", "V") for name in self.params):
+            state = dict(state)
+            for name in self.params:
+                for old, new, beta in (("m", "M", self._beta1), ("v", "V", self._beta2)):
+                    if f"{old}.{name}" in state:
+                        moment = np.asarray(state.pop(f"{old}.{name}"))
+                        state[f"{new}.{name}"] = moment / (1 - beta)
+        super().load_state_dict(state)
+
     def _update(self, theta, g, state, scratch):
         adam_update(theta, g, state["M"], state["V"], self.t, self.lr,
                     self._beta1, self._beta2, self._eps, scratch)
