@@ -15,6 +15,7 @@ def positive_part(a):
     Computed against a row of zeros broadcast over the leading axes rather than against the
     scalar 0: numpy's vectorized loop then takes it, two to three times faster for a batch.
     """
+    a = np.asarray(a)
     return np.maximum(a, np.zeros(a.shape[-1:], dtype=a.dtype))
 
 

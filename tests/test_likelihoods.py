@@ -57,8 +57,8 @@ def test_both_forms_of_softplus_are_right_to_rounding_everywhere(dtype, form):
 @pytest.mark.parametrize("a", [
     np.array([[-2.5, 0.0, 3.0], [-0.0, 1e-30, -1e-30]], dtype=np.float32),
     np.array([np.nan, -np.inf, np.inf, -7.0]),
-    np.float32(-1.5), np.array(4.0), np.arange(-3, 3).reshape(2, 1, 3)],
-    ids=["float32 matrix", "float64 specials", "float32 scalar", "0-d", "int 3-d"])
+    np.float32(-1.5), np.array(4.0), np.arange(-3, 3).reshape(2, 1, 3), [-1.0, 2.0]],
+    ids=["float32 matrix", "float64 specials", "float32 scalar", "0-d", "int 3-d", "list"])
 def test_positive_part_is_max_of_a_and_0_in_the_dtype_of_a(a):
     got = positive_part(a)
     assert got.dtype == np.asarray(a).dtype and got.shape == np.shape(a)
