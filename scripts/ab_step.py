@@ -23,6 +23,7 @@ itself (``totals["seconds"]``), so turning from one version to the other costs n
 timed.
 """
 import argparse
+import itertools
 import math
 import shutil
 import statistics
@@ -38,6 +39,9 @@ import numpyvae  # noqa: E402  (before numpy: it sets up OpenBLAS's threads)
 MODULES = ("vae", "optim", "train", "datasets", "parallel")
 for _module in MODULES:
     __import__(f"numpyvae.{_module}")
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import benchmark  # noqa: E402  (its epoch_in_parts: an epoch a few batches at a time)
 
 
 def export_revision(revision, folder, repo=ROOT):
@@ -78,20 +82,13 @@ def make_trainer(package, train_x, seed):
 
 
 def blocks(trainer, block):
-    """A generator: each ``next()`` trains ``block`` more steps (epoch after epoch) and gives
-    the seconds they took, as the trainer timed them."""
-    epoch, start, totals = 0, 0, None
-    while True:
-        before = totals["seconds"] if totals else 0.0
-
-        def stop(batch, _totals, end=start + block):
-            trainer.stop_requested = batch >= end
-        totals = trainer.train_epoch(epoch, start, totals, on_batch=stop)
-        trainer.stop_requested = False
-        yield (totals["seconds"] - before) / (totals["next_batch"] - start)
-        start = totals["next_batch"]
-        if start >= trainer.batches_per_epoch:
-            epoch, start, totals = epoch + 1, 0, None
+    """A generator: each ``next()`` trains ``block`` more steps (epoch after epoch, in the
+    benchmark's parts) and gives the seconds per step, as the trainer timed them."""
+    for epoch in itertools.count():
+        seconds, start = 0.0, 0
+        for totals in benchmark.epoch_in_parts(trainer, epoch, block):
+            yield (totals["seconds"] - seconds) / (totals["next_batch"] - start)
+            seconds, start = totals["seconds"], totals["next_batch"]
 
 
 def compare(runs, pairs, warmup=3):

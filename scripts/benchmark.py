@@ -82,8 +82,9 @@ PAUSE_SECONDS = 0.02
 def epoch_in_parts(trainer, epoch, batches_per_part):
     """numpyvae's epoch ``epoch``, run by Trainer.train_epoch a few batches at a time.
 
-    A generator: it trains ``batches_per_part`` batches (all of them for None) and yields.
-    It stops the epoch after a part the way a Ctrl-C does, and resumes it exactly.
+    A generator: it trains ``batches_per_part`` batches (all of them for None) and yields the
+    epoch's running totals (as Trainer.train_epoch returns them). It stops the epoch after a
+    part the way a Ctrl-C does, and resumes it exactly.
     """
     per_part = batches_per_part or trainer.batches_per_epoch
     totals, start = None, 0
@@ -93,7 +94,7 @@ def epoch_in_parts(trainer, epoch, batches_per_part):
         totals = trainer.train_epoch(epoch, start, totals, on_batch=stop_after_part)
         trainer.stop_requested = False
         start = totals["next_batch"]
-        yield
+        yield totals
 
 
 def interleaved_epoch(parts_a, parts_b, a_first, pause=0.0):
