@@ -8,7 +8,7 @@ import oracle
 from numpyvae.gradcheck import BAR_SMOOTH, check_gradients
 from numpyvae.likelihoods import (bernoulli_nll_backward, bernoulli_nll_forward,
                                   gaussian_nll_backward, gaussian_nll_forward)
-from numpyvae.stable import positive_part, sigmoid, softplus, softplus_from_sigmoid
+from numpyvae.stable import positive_part, sigmoid, softplus, softplus_sum_from_sigmoid
 
 
 def _data(seed=0, shape=(2, 3, 4)):
@@ -38,20 +38,73 @@ def test_bernoulli_backward_computes_the_probabilities_it_was_not_given():
     np.testing.assert_array_equal(bernoulli_nll_backward(dnll, cache), given)
 
 
-@pytest.mark.parametrize("form", ["from the logits", "from the sigmoid"])
+_EXTREMES = [-1000, -88.8, -17, -1e-30, 0, 1e-30, 17, 88.8, 1000]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_both_forms_of_softplus_are_right_to_rounding_everywhere(dtype, form):
-    """Eq. (17), both forms, against log(1 + e^a) in float64 from 0 to 1000 nats."""
-    a = np.concatenate([np.linspace(-40, 40, 8001),
-                        [-1000, -88.8, -17, -1e-30, 0, 1e-30, 17, 88.8, 1000]]).astype(dtype)
-    got = softplus(a) if form == "from the logits" else softplus_from_sigmoid(a, sigmoid(a))
+def test_softplus_is_right_to_rounding_everywhere(dtype):
+    """Eq. (17) against log(1 + e^a) in float64 from 0 to 1000 nats."""
+    a = np.concatenate([np.linspace(-40, 40, 8001), _EXTREMES]).astype(dtype)
+    got = softplus(a)
     assert got.dtype == dtype
     exact = np.logaddexp(0, a.astype(np.float64))
-    # Within two units of the dtype's precision of max(1, the value): the sigmoid form takes
-    # the log of max(s, 1 - s) >= 1/2, so the rounding of s costs at most that.
+    # Within two units of the dtype's precision of max(1, the value).
     worst = np.argmax(np.abs(got - exact) / np.maximum(1, exact))
     assert abs(got[worst] - exact[worst]) <= 2 * np.finfo(dtype).eps * max(1, exact[worst]), (
-        f"softplus {form} at a = {a[worst]!r}: got {got[worst]!r}, exact {exact[worst]!r}")
+        f"softplus at a = {a[worst]!r}: got {got[worst]!r}, exact {exact[worst]!r}")
+
+
+@pytest.mark.parametrize("width", [784, 1, 2, 3, 15, 17, 31, 33, 99])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_sums_from_the_sigmoid_are_right_to_rounding_everywhere(dtype, width):
+    """The sums over the last axis of eq. (17)'s sigmoid form, whose logs are taken of
+    products of folded columns (odd widths keep a middle column) small enough not to
+    underflow, against float64 sums of log(1 + e^a), from 0 to 1000 nats per entry."""
+    rng = np.random.default_rng(width)
+    pool = np.concatenate([np.linspace(-40, 40, 801), _EXTREMES])
+    a = rng.choice(pool, size=(3, 40, width)).astype(dtype)
+    a[0, 0] = np.resize(_EXTREMES, width)          # each extreme in one row
+    a[1, 0] = 0.0                                  # the smallest factors, 1/2: no underflow
+    a[2, 0] = rng.uniform(-1, 1, size=width)
+    got = softplus_sum_from_sigmoid(a, sigmoid(a))
+    assert got.dtype == dtype and got.shape == (3, 40)
+    terms = np.logaddexp(0, a.astype(np.float64))
+    exact = terms.sum(axis=-1)
+    # Each entry is right to two units of the dtype's precision of max(1, its value), as the
+    # elementwise form; the sums may add that up over the row, and round once per entry.
+    bound = 4 * np.finfo(dtype).eps * np.maximum(1, terms).sum(axis=-1)
+    excess = np.abs(got - exact) / bound
+    worst = np.unravel_index(np.argmax(excess), excess.shape)
+    assert excess[worst] <= 1, (
+        f"sum of softplus over a row of {width}: got {got[worst]!r}, exact {exact[worst]!r}, "
+        f"allowed error {bound[worst]:.3g}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_right_to_rounding_everywhere_and_warns_of_nothing(dtype):
+    """1 / (1 + e^-a), whose exp overflows to inf far below 0, against float64 (float128
+    where numpy has it) for a from -1000 to 1000: a few units of relative precision, or
+    the smallest normal number absolutely, in the far tail where float32 denormals lose
+    digits."""
+    a = np.concatenate([np.linspace(-120, 120, 24001), _EXTREMES, [-745, 745]]).astype(dtype)
+    with np.errstate(all="raise"):
+        got = sigmoid(a)
+    assert got.dtype == dtype
+    wide = np.longdouble if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else float
+    exact = 1 / (1 + np.exp(-a.astype(wide)))
+    error = np.abs(got - exact)
+    allowed = 4 * np.finfo(dtype).eps * exact + np.finfo(dtype).tiny
+    worst = np.argmax(error / allowed)
+    assert error[worst] <= allowed[worst], (
+        f"sigmoid({a[worst]!r}) = {got[worst]!r}, exact {float(exact[worst])!r}")
+    assert got[a == -1000] == 0 and got[a == 1000] == 1
+
+
+def test_sigmoid_keeps_nan_and_takes_infinities_to_their_limits():
+    got = sigmoid(np.array([np.nan, -np.inf, np.inf, 0.0]))
+    np.testing.assert_array_equal(got, [np.nan, 0.0, 1.0, 0.5])
+    assert sigmoid(np.arange(-2, 3)).dtype == np.float64         # integers become float64
+    assert sigmoid(np.float32(2.0)).dtype == np.float32
 
 
 @pytest.mark.parametrize("a", [

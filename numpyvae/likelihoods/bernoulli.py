@@ -6,7 +6,7 @@ x log p + (1 - x) log(1 - p), so that it stays finite for logits of +-1000 and f
 or 1.
 """
 
-from ..stable import sigmoid, softplus, softplus_from_sigmoid
+from ..stable import sigmoid, softplus, softplus_sum_from_sigmoid
 
 
 def bernoulli_nll_forward(x, logits, probs=None):
@@ -21,8 +21,9 @@ def bernoulli_nll_forward(x, logits, probs=None):
     probs : ndarray, shape of logits, optional
         sigmoid(logits), when the caller has it already (the decoder does in training). It is
         what the backward needs; without it the backward computes it, and a caller that only
-        wants the value (an evaluation) never pays for it. When given, softplus is computed
-        from it, with one log instead of an exp and a log1p; the two forms agree to rounding.
+        wants the value (an evaluation) never pays for it. When given, the sum of softplus
+        is computed from it, with one log per 8 pixels instead of an exp and a log1p per
+        pixel; the two forms agree to rounding.
 
     Returns
     -------
@@ -30,11 +31,10 @@ def bernoulli_nll_forward(x, logits, probs=None):
     cache : tuple (x, logits, probs)
     """
     if probs is None:
-        terms = softplus(logits)                   # eq. (17): log(1 + e^a), stably
+        softplus_sums = softplus(logits).sum(axis=-1)   # eq. (17): sum_d log(1 + e^a_d)
     else:
-        terms = softplus_from_sigmoid(logits, probs)  # eq. (17), from p = sigmoid(a)
-    terms -= x * logits                            # eq. (16): softplus(a) - x a
-    nll = terms.sum(axis=-1)
+        softplus_sums = softplus_sum_from_sigmoid(logits, probs)  # eq. (17), from p
+    nll = softplus_sums - (x * logits).sum(axis=-1)    # eq. (16): sum_d softplus(a_d) - x_d a_d
     return nll, (x, logits, probs)
 
 
