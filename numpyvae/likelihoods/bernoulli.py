@@ -22,7 +22,7 @@ def bernoulli_nll_forward(x, logits, probs=None):
         sigmoid(logits), when the caller has it already (the decoder does in training). It is
         what the backward needs; without it the backward computes it, and a caller that only
         wants the value (an evaluation) never pays for it. When given, the sum of softplus
-        is computed from it, with one log per 8 pixels instead of an exp and a log1p per
+        is computed from it, with one log per 16 pixels instead of an exp and a log1p per
         pixel; the two forms agree to rounding.
 
     Returns
