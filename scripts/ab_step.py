@@ -21,6 +21,11 @@ under the name ``numpyvae_base``; it must have the same ``Trainer.train_epoch`` 
 (all revisions since the trainer's first version do). The steps are timed by the trainer
 itself (``totals["seconds"]``), so turning from one version to the other costs nothing
 timed.
+
+Both versions share one process, so a change that alters what the process shares (OpenBLAS's
+threads and their settings, the optimizer's thread pool) can slow the other version's steps
+too, and then reads as faster than it is. Check the median times per step that the script
+prints against a ``--self`` run. Compare such a change in two processes taking turns instead.
 """
 import argparse
 import itertools
