@@ -27,7 +27,8 @@ TIMEOUT_VARIABLE = "OPENBLAS_THREAD_TIMEOUT"
 # OpenBLAS threads sleep after 2^19 cycles (about 0.2 ms). Measured per training step: 2^18
 # was 6-7% faster than 2^12 (a few microseconds), and 2^19 about 1% faster than 2^18 (paired
 # blocks of steps in two processes taking turns); 2^14 and 2^16 were no better than 2^12,
-# 2^17 and 2^20 no better than 2^18.
+# 2^17 and 2^20 no better than 2^18. A longer timeout also switches the optimizer's threads
+# off (configure); with them kept on, 2^20 was 3% slower than 2^19 (docs/results.md).
 SHORT_TIMEOUT = 19
 
 
