@@ -1,6 +1,9 @@
-"""The optimizer's threads: the same numbers as one thread, and when they are switched on."""
+"""The optimizer's threads: the same numbers as one thread, when they are switched on, and the
+work the calling thread does while the others finish."""
 import inspect
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -77,3 +80,71 @@ def test_the_package_requests_the_timeout_parallel_expects():
     # import the constant from this module and spells it out.
     source = inspect.getsource(numpyvae)
     assert f'setdefault("{parallel.TIMEOUT_VARIABLE}", "{parallel.SHORT_TIMEOUT}")' in source
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_meanwhile_runs_once_in_this_thread_after_its_own_task(enabled, monkeypatch):
+    monkeypatch.setattr(parallel, "ENABLED", enabled)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    events = []
+
+    def task(name):
+        return lambda: events.append((name, threading.get_ident()))
+
+    tasks = [task(f"task {i}") for i in range(len(parallel.chunks(3 * parallel.MIN_CHUNK)))]
+    parallel.run(tasks, meanwhile=task("meanwhile"))
+    here = threading.get_ident()
+    assert sorted(name for name, _ in events) == sorted([f"task {i}" for i in range(len(tasks))]
+                                                        + ["meanwhile"])
+    order = [name for name, ident in events if ident == here]
+    assert order == ["task 0", "meanwhile"]
+    assert len(tasks) == (2 if enabled else 1)
+    assert any(ident != here for _, ident in events) == enabled     # the other task: the pool
+
+
+def test_run_waits_for_every_task_even_when_this_threads_work_fails(monkeypatch):
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    finished = threading.Event()
+
+    def slow():
+        time.sleep(0.05)
+        finished.set()
+
+    def fail():
+        raise RuntimeError("meanwhile failed")
+
+    with pytest.raises(RuntimeError, match="meanwhile failed"):
+        parallel.run([lambda: None, slow], meanwhile=fail)
+    assert finished.is_set()                # no task is left writing after run returns
+
+    def broken():
+        raise ValueError("a pool task failed")
+
+    with pytest.raises(ValueError, match="a pool task failed"):
+        parallel.run([lambda: None, broken])
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_optimizer_step_calls_meanwhile_once_and_updates_as_without_it(enabled, monkeypatch):
+    monkeypatch.setattr(parallel, "ENABLED", enabled)
+    monkeypatch.setattr(parallel, "_cores", lambda: 2)
+    rng = np.random.default_rng(1)
+    size = 3 * parallel.MIN_CHUNK + 5
+    start = rng.standard_normal(size).astype(np.float32)
+    g = rng.standard_normal(size).astype(np.float32)
+    calls = []
+    results = []
+    for meanwhile in (None, lambda: calls.append(threading.get_ident())):
+        theta = start.copy()
+        make_optimizer("adam", {"theta": theta}).step({"theta": g.copy()}, meanwhile=meanwhile)
+        results.append(theta)
+    assert calls == [threading.get_ident()]
+    assert np.array_equal(results[0], results[1]) and not np.array_equal(results[0], start)
+
+
+def test_optimizer_step_refuses_a_meanwhile_that_cannot_be_called():
+    theta = np.zeros(3)
+    opt = make_optimizer("adam", {"theta": theta})
+    with pytest.raises(ValueError, match="meanwhile must be a callable or None; got int"):
+        opt.step({"theta": np.ones(3)}, meanwhile=3)
+    assert opt.t == 0 and np.array_equal(theta, np.zeros(3))   # no step was taken

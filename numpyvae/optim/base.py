@@ -92,7 +92,7 @@ class Optimizer:
         """The number of steps taken."""
         return self._t
 
-    def step(self, grads, overwrite_grads=False):
+    def step(self, grads, overwrite_grads=False, meanwhile=None):
         """Update every parameter in place from its gradient.
 
         Parameters
@@ -107,8 +107,16 @@ class Optimizer:
             one array fewer goes through the cache on each pass over the parameters, which
             makes a training step about 3% faster. The trainer, which computes new gradients
             for every step, asks for it.
+        meanwhile : callable, optional
+            Called once, without arguments, in the calling thread after its share of the
+            update and before the step returns, while the optimizer's other threads may
+            still be updating their shares: it must not touch the parameters, the gradients
+            or the optimizer's state. The trainer gathers its next batch there.
         """
         grads = self._check_grads(grads)
+        if meanwhile is not None and not callable(meanwhile):
+            raise ValueError(f"meanwhile must be a callable or None; got "
+                             f"{type(meanwhile).__name__}")
         self._t += 1
         tasks = []
         for name, theta in self.params.items():
@@ -125,7 +133,7 @@ class Optimizer:
             for piece in pieces:
                 tasks.append(lambda name=name, piece=piece, g_is_scratch=g_is_scratch:
                              self._update_piece(name, piece, grads[name], g_is_scratch))
-        parallel.run(tasks)
+        parallel.run(tasks, meanwhile)
 
     def _update_piece(self, name, piece, g, g_is_scratch):
         """Weight decay and the update rule on the entries ``piece`` of parameter ``name``."""
