@@ -86,6 +86,7 @@ class Trainer:
         return self.train_x[order[batch * self.batch_size:(batch + 1) * self.batch_size]]
 
     def _gather_ahead(self, order, batch):
+        """Gather batch ``batch`` for the next step (nothing after the epoch's last batch)."""
         if batch < self.batches_per_epoch:
             self._ahead = (order, batch, self.gather(order, batch))
 
