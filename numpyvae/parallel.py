@@ -92,12 +92,7 @@ def run(tasks, meanwhile=None):
     so this thread usually finishes first and would otherwise wait.)
     """
     global _pool
-    if len(tasks) == 1:
-        tasks[0]()
-        if meanwhile is not None:
-            meanwhile()
-        return
-    if _pool is None:
+    if _pool is None and len(tasks) > 1:
         _pool = ThreadPoolExecutor(max_workers=_cores() - 1, thread_name_prefix="numpyvae")
     futures = [_pool.submit(task) for task in tasks[1:]]
     try:
