@@ -1,6 +1,6 @@
 """``python -m numpyvae``: the same as the ``numpyvae`` command."""
 import sys
 
-from .cli import main
+from .app import main
 
 sys.exit(main())

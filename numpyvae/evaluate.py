@@ -6,7 +6,8 @@ K = 5000 is the standard in the literature. Both are reported in nats per exampl
 """
 import numpy as np
 
-from . import parallel, validate
+from . import validate
+from .engine import threads
 from .likelihoods.gaussian import LOG_2PI
 from .reparam import reparameterize_forward
 
@@ -49,11 +50,11 @@ def log_weights(model, x, v):
 
 def _nll_on_all_cores(likelihood, x, decoded):
     """``likelihood.nll(x, decoded)`` for decoder outputs of shape (k, B, D), the k samples
-    split between the cores (:mod:`numpyvae.parallel`). Each sample's value is computed on its
+    split between the cores (:mod:`numpyvae.engine.threads`). Each sample's value is computed on its
     own, so the result is the same, bit for bit, as in one piece; with thousands of samples
     the elementwise work is about 40% of an evaluation, and threads pay at this size."""
     k, B, D = decoded[likelihood.heads[0]].shape
-    parts = parallel.rows(k, B * D)
+    parts = threads.rows(k, B * D)
     if len(parts) == 1:
         return likelihood.nll(x, decoded)
     out = np.empty((k, B), dtype=decoded[likelihood.heads[0]].dtype)
@@ -63,7 +64,7 @@ def _nll_on_all_cores(likelihood, x, decoded):
                  for name, a in decoded.items()}
         out[rows] = likelihood.nll(x, piece)
 
-    parallel.run([lambda rows=rows: part(rows) for rows in parts])
+    threads.run([lambda rows=rows: part(rows) for rows in parts])
     return out
 
 

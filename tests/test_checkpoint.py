@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from numpyvae.app.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _model():

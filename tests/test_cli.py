@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from numpyvae.cli import main
-from numpyvae.run import Run
+from numpyvae.app.cli import main
+from numpyvae.app.run import Run
 
 
 @pytest.fixture(scope="module")

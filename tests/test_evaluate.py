@@ -142,16 +142,17 @@ def test_evaluation_never_computes_the_bernoulli_probabilities(monkeypatch):
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian-fixed"])
 def test_the_likelihood_on_two_cores_gives_the_same_estimate_bit_for_bit(likelihood,
                                                                           monkeypatch):
-    from numpyvae import parallel
+    from numpyvae.engine import threads
 
     model, x = _model(likelihood=likelihood)
+    monkeypatch.setattr(threads, "FORCE", False)
     one_core = importance_weighted_log_likelihood(model, x, np.random.default_rng(4), 30)
-    monkeypatch.setattr(parallel, "ENABLED", True)
-    monkeypatch.setattr(parallel, "_cores", lambda: 2)
-    monkeypatch.setattr(parallel, "MIN_CHUNK", 1)
+    monkeypatch.setattr(threads, "FORCE", True)
+    monkeypatch.setattr(threads, "_cores", lambda: 2)
+    monkeypatch.setattr(threads, "MIN_CHUNK", 1)
     split = []
-    run = parallel.run
-    monkeypatch.setattr(parallel, "run", lambda tasks: (split.append(len(tasks)), run(tasks)))
+    run = threads.run
+    monkeypatch.setattr(threads, "run", lambda tasks: (split.append(len(tasks)), run(tasks)))
     two_cores = importance_weighted_log_likelihood(model, x, np.random.default_rng(4), 30)
     assert split and set(split) == {2}                 # the work was split in two
     np.testing.assert_array_equal(two_cores, one_core)

@@ -1,4 +1,4 @@
-"""Tests of numpyvae.plots: every figure renders from a small trained model, saves to a PNG of
+"""Tests of numpyvae.app.plots: every figure renders from a small trained model, saves to a PNG of
 the expected pixel size that is not blank, and shows what it claims (checked against the
 model's encode/decode called directly, and against the pixels of the saved file).
 """
@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from numpyvae.run import read_metrics
-from numpyvae import VAE, plots
+from numpyvae.app.run import read_metrics
+from numpyvae import VAE
+from numpyvae.app import plots
 from numpyvae.inference import generate
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -128,7 +129,7 @@ def test_pixel_size_follows_the_figure_size_not_its_contents(tmp_path):
 
 def test_nothing_imports_pyplot():
     # pyplot would pick a GUI backend and keep figures alive; the plots must not need it.
-    code = ("import sys, numpy as np, numpyvae.plots as p; "
+    code = ("import sys, numpy as np, numpyvae.app.plots as p; "
             "p.image_grid(np.zeros((2, 784))); p.plot_curves([{'epoch': 1, 'train_loss': 1}]); "
             "print('matplotlib.pyplot' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

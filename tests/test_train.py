@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.checkpoint import load_checkpoint
-from numpyvae.run import Run, RunError, read_metrics
+from numpyvae.app.checkpoint import load_checkpoint
+from numpyvae.app.run import Run, RunError, read_metrics
 from numpyvae.train import Trainer, TrainingDiverged
 
 SMALL = {"hidden": [32], "z_dim": 2, "batch_size": 500, "epochs": 2}

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .evaluate import evaluate_elbo, importance_weighted_log_likelihood
-from .files import atomic_write
-from .train import Trainer, TrainingDiverged
-from .vae import VAE
+from ..evaluate import evaluate_elbo, importance_weighted_log_likelihood
+from ..files import atomic_write
+from ..train import Trainer, TrainingDiverged
+from ..vae import VAE
 
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
@@ -49,7 +49,7 @@ def load_data(config):
     The test images are the dataset's, except with dynamic binarization: training draws a
     fresh binarization of each batch, and the test set keeps one fixed draw.
     """
-    from .datasets import binarize_dynamic, binarize_static, corrupt, load_dataset
+    from ..datasets import binarize_dynamic, binarize_static, corrupt, load_dataset
 
     binarize = config["binarize"]
     data = load_dataset(config["dataset"], data_dir=config["data_dir"],
@@ -63,7 +63,7 @@ def load_data(config):
 
 
 def make_optimizer_for(model, config):
-    from .optim import make_optimizer
+    from ..optim import make_optimizer
     return make_optimizer(config["optimizer"], {"theta": model.flat_parameters},
                           lr=config["lr"], weight_decay=config["weight_decay"])
 

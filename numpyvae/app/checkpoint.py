@@ -10,8 +10,8 @@ import zipfile
 
 import numpy as np
 
-from .files import atomic_write
-from .vae import VAE
+from ..files import atomic_write
+from ..vae import VAE
 
 FORMAT = "numpyvae-checkpoint/1"
 META_KEY = "meta.json"

@@ -19,8 +19,8 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from . import inference, validate
-from .files import atomic_write
+from .. import inference, validate
+from ..files import atomic_write
 
 GAP = 2                   # image pixels of white between the cells of a grid
 INCHES_PER_PIXEL = 0.02   # 2 screen pixels per image pixel at 100 dpi ...

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .activations import ACTIVATIONS
-from .likelihoods import LIKELIHOODS
+from .. import __version__
+from ..activations import ACTIVATIONS
+from ..likelihoods import LIKELIHOODS
 
 
 def positive_int(text):
@@ -51,8 +51,8 @@ def nonnegative_float(text):
 # ---------------------------------------------------------------------- gradcheck
 
 def cmd_gradcheck(args):
-    from .gradcheck import DEFAULT_H, check_model
-    from .vae import VAE
+    from ..gradcheck import DEFAULT_H, check_model
+    from ..vae import VAE
 
     likelihoods = LIKELIHOODS if args.likelihood == "all" else (args.likelihood,)
     print(f"numpyvae gradcheck: every parameter's gradient against central differences "
@@ -106,7 +106,7 @@ TRAIN_FLAGS = ("dataset", "hidden", "z_dim", "likelihood", "activation", "sample
 
 def cmd_train(args):
     from .run import Run, RunError
-    from .train import TrainingDiverged
+    from ..train import TrainingDiverged
 
     try:
         if args.resume:
@@ -143,7 +143,7 @@ def cmd_train(args):
 
 
 def add_train_parser(sub):
-    from .optim import OPTIMIZERS
+    from ..optim import OPTIMIZERS
     from .run import DEFAULTS as D
 
     p = sub.add_parser("train", help="train a VAE and write a run folder",
@@ -263,8 +263,8 @@ def _save(fig, path):
 
 
 def cmd_sample(args):
-    from .files import atomic_write
-    from .inference import generate
+    from ..files import atomic_write
+    from ..inference import generate
     from .plots import plot_samples
 
     model, _ = _open(args)
@@ -292,8 +292,8 @@ def cmd_reconstruct(args):
 
 
 def cmd_encode(args):
-    from .files import atomic_write
-    from .inference import latent_factors
+    from ..files import atomic_write
+    from ..inference import latent_factors
 
     model, config = _open(args)
     labels = None
