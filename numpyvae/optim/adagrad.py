@@ -5,8 +5,8 @@ from .base import Optimizer
 from .checks import check_nonnegative, check_positive
 
 
-def adagrad_update(theta, g, G, lr, eps, scratch):
-    """One Adagrad step on one array, in place, eq. (43).
+def adagrad_update(theta, g, G, lr, eps):
+    """One Adagrad step on one array, eq. (43). Changes theta and G in place.
 
     Parameters
     ----------
@@ -17,8 +17,11 @@ def adagrad_update(theta, g, G, lr, eps, scratch):
     G : ndarray, same shape as theta
         The sum of squared gradients G_{t-1}; overwritten with G_t.
     lr, eps : float
-    scratch : ndarray, same shape as theta
-        Work array. ``g2``, ``denom`` and ``step`` below are all this one array, reused.
+        The learning rate, and the small number added to sqrt(G_t).
+
+    Returns
+    -------
+    None. Update theta and G in place (``G += ...``, ``theta -= ...``).
 
     Notes
     -----
@@ -29,13 +32,8 @@ def adagrad_update(theta, g, G, lr, eps, scratch):
     past gradients move slowly.
     """
     # BEGIN SOLUTION
-    g2 = np.square(g, out=scratch)                 # eq. (43): g_t^2
-    G += g2                                        # eq. (43): G_t = G_{t-1} + g_t^2
-    denom = np.sqrt(G, out=scratch)
-    denom += eps                                   # eq. (43): sqrt(G_t) + eps
-    step = np.divide(g, denom, out=scratch)        # eq. (43): g_t / (sqrt(G_t) + eps)
-    step *= lr                                     # eq. (43): lr g_t / (sqrt(G_t) + eps)
-    theta -= step                                  # eq. (43): theta_t = theta_{t-1} - step
+    G += g * g                                     # eq. (43): G_t = G_{t-1} + g_t^2
+    theta -= lr * g / (np.sqrt(G) + eps)           # eq. (43): theta_t
     # END SOLUTION
 
 
@@ -76,5 +74,5 @@ class Adagrad(Optimizer):
     def _fixed_hyperparameters(self):
         return {**super()._fixed_hyperparameters(), "eps": self._eps}
 
-    def _update(self, theta, g, state, scratch):
-        adagrad_update(theta, g, state["G"], self.lr, self._eps, scratch)
+    def _update(self, theta, g, G):
+        adagrad_update(theta, g, G, self.lr, self._eps)

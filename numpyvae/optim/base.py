@@ -1,17 +1,13 @@
 """What every optimizer shares: parameters by name, the step count, weight decay, and state.
 
 An optimizer holds the model's own parameter arrays (not copies) and changes them in place.
-Its running averages (its *state*: momentum, first and second moments, sums of squares) are
-arrays shaped like the parameters, made once here. A subclass writes only its update rule,
-eq. (40), (42) or (43), as a plain function of arrays.
-
-Speed: a step runs after every training batch, on ~650k float32 numbers, so the update rules
-work in place with ``out=`` and ``+=`` on arrays made once at construction (a new temporary
-array per operation made a step several times slower).
+Its running averages (its *state*: SGD's velocity, Adam's moments, Adagrad's sums of squares)
+are arrays shaped like the parameters, made once here. A subclass writes only its update
+rule, eq. (40), (42) or (43), as a plain function of arrays, and names its state.
 """
 import numpy as np
 
-from .. import parallel
+from ..engine import threads
 from .checks import as_real, check_nonnegative, check_params, check_positive
 from .weight_decay import add_weight_decay
 
@@ -33,28 +29,24 @@ class Optimizer:
     ----------
     params : dict of str -> ndarray
     state : dict of str -> dict of str -> ndarray
-        The optimizer's running arrays by kind, e.g. ``state["M"]["theta"]`` for Adam; each
+        The optimizer's running arrays by kind, e.g. ``state["m"]["theta"]`` for Adam; each
         shaped and typed like its parameter.
     t : int
         The number of steps taken.
 
     Notes
     -----
-    A subclass lists the kinds of its state in ``_add_state`` calls, reports its fixed
-    hyperparameters in ``_fixed_hyperparameters`` and implements
-    ``_update(theta, g, state, scratch)``, where ``state`` maps each kind to this parameter's
-    array.
+    A subclass makes its state with ``_add_state`` calls, reports its fixed hyperparameters in
+    ``_fixed_hyperparameters`` and implements ``_update(theta, g, *state)``, which receives
+    the state arrays of one parameter in the order they were added.
 
-    Speed: a long contiguous parameter vector (the model's flat buffer) is updated in pieces
-    by one thread per core (:mod:`numpyvae.parallel`); the update rules are elementwise, so
-    the result is the same, bit for bit, as one whole-vector update.
+    Speed (``numpyvae.engine.threads``): a long contiguous parameter, such as a model's flat
+    buffer, is updated in pieces, one per core, each by the same update rule; the rules are
+    elementwise, so the numbers are those of one whole-array update, bit for bit.
     """
 
     # State kinds that must be >= 0 (square roots are taken of them).
     _NONNEGATIVE_STATE = ()
-    # Whether the update rule reads g no more once it has written to scratch, so that the
-    # gradient itself can serve as the work array (see ``overwrite_grads`` in :meth:`step`).
-    _SCRATCH_MAY_BE_G = False
 
     def __init__(self, params, lr, weight_decay=0.0):
         self.params = check_params(params)
@@ -62,11 +54,6 @@ class Optimizer:
         self._weight_decay = check_nonnegative("weight_decay", weight_decay)
         self._t = 0
         self.state = {}
-        # A work array per parameter for the update's intermediate results, made when first
-        # needed, and one for the decayed gradient (eq. (41) must not change the caller's).
-        self._scratch = {}
-        self._decayed = {name: np.empty_like(theta) for name, theta in self.params.items()
-                         if self._weight_decay > 0}
 
     def _add_state(self, kind, fill=0.0):
         """Make the state arrays of one kind, one per parameter, filled with ``fill``."""
@@ -92,60 +79,28 @@ class Optimizer:
         """The number of steps taken."""
         return self._t
 
-    def step(self, grads, overwrite_grads=False, meanwhile=None):
+    def step(self, grads):
         """Update every parameter in place from its gradient.
 
         Parameters
         ----------
         grads : dict of str -> ndarray
-            Same names and shapes as ``params``; not changed unless ``overwrite_grads``. A
-            gradient of another float dtype is converted to the parameter's.
-        overwrite_grads : bool
-            Let the update rule use the gradient arrays as its work array, when it can (Adam
-            and SGD can; Adagrad needs g to the end and ignores this). The gradients then hold
-            intermediate results after the step. The update is the same, bit for bit; only
-            one array fewer goes through the cache on each pass over the parameters, which
-            makes a training step about 3% faster. The trainer, which computes new gradients
-            for every step, asks for it.
-        meanwhile : callable, optional
-            Called once, without arguments, in the calling thread after its share of the
-            update and before the step returns, while the optimizer's other threads may
-            still be updating their shares: it must not touch the parameters, the gradients
-            or the optimizer's state. The trainer gathers its next batch there.
+            Same names and shapes as ``params``; not changed. A gradient of another float
+            dtype is converted to the parameter's.
         """
         grads = self._check_grads(grads)
-        if meanwhile is not None and not callable(meanwhile):
-            raise ValueError(f"meanwhile must be a callable or None; got "
-                             f"{type(meanwhile).__name__}")
         self._t += 1
-        tasks = []
         for name, theta in self.params.items():
-            # The decayed gradient is the optimizer's own array: it can always be the work array.
-            g_is_scratch = self._SCRATCH_MAY_BE_G and (overwrite_grads or name in self._decayed)
-            if not g_is_scratch and name not in self._scratch:
-                self._scratch[name] = np.empty_like(theta)
-            arrays = [theta, grads[name], *(self.state[kind][name] for kind in self.state),
-                      *(a[name] for a in (self._scratch, self._decayed) if name in a)]
-            if all(a.flags.c_contiguous for a in arrays):
-                pieces = parallel.chunks(theta.size)
-            else:
-                pieces = [slice(None)]     # a strided array is updated whole, in this thread
-            for piece in pieces:
-                tasks.append(lambda name=name, piece=piece, g_is_scratch=g_is_scratch:
-                             self._update_piece(name, piece, grads[name], g_is_scratch))
-        parallel.run(tasks, meanwhile)
+            state = [arrays[name] for arrays in self.state.values()]
+            threads.elementwise(self._decay_and_update, [theta, grads[name], *state])
 
-    def _update_piece(self, name, piece, g, g_is_scratch):
-        """Weight decay and the update rule on the entries ``piece`` of parameter ``name``."""
-        def part(a):
-            return a if piece == slice(None) else a.reshape(-1)[piece]
-        theta, g = part(self.params[name]), part(g)
+    def _decay_and_update(self, theta, g, *state):
+        """Eq. (41), then the update rule, on one parameter (or one piece of it)."""
         if self._weight_decay > 0:
-            g = add_weight_decay(theta, g, self._weight_decay, out=part(self._decayed[name]))
-        state = {kind: part(arrays[name]) for kind, arrays in self.state.items()}
-        self._update(theta, g, state, g if g_is_scratch else part(self._scratch[name]))
+            g = add_weight_decay(theta, g, self._weight_decay)     # eq. (41)
+        self._update(theta, g, *state)
 
-    def _update(self, theta, g, state, scratch):
+    def _update(self, theta, g, *state):
         raise NotImplementedError("a subclass of Optimizer implements its update rule here")
 
     def _fixed_hyperparameters(self):
@@ -178,7 +133,7 @@ class Optimizer:
         -------
         state : dict of str -> int, float or ndarray
             ``"t"`` (int), ``"lr"`` and the fixed hyperparameters (floats), and a copy of each
-            state array under ``"<kind>.<name>"``, e.g. ``"M.theta"``. Nothing needs pickle:
+            state array under ``"<kind>.<name>"``, e.g. ``"m.theta"``. Nothing needs pickle:
             it can be written with ``np.savez`` and read with ``np.load(allow_pickle=False)``.
         """
         state = {"t": self._t, "lr": self._lr}

@@ -1,12 +1,10 @@
 """Stochastic gradient descent, with optional momentum in PyTorch's convention, eq. (40)."""
-import numpy as np
-
 from .base import Optimizer
 from .checks import check_decay_rate, check_positive
 
 
-def sgd_update(theta, g, u, lr, momentum, scratch):
-    """One SGD step on one array, in place, eq. (40).
+def sgd_update(theta, g, u, lr, momentum):
+    """One SGD step with momentum on one array, eq. (40). Changes theta and u in place.
 
     Parameters
     ----------
@@ -14,14 +12,17 @@ def sgd_update(theta, g, u, lr, momentum, scratch):
         Parameters theta_{t-1}; overwritten with theta_t.
     g : ndarray, same shape as theta
         The gradient g_t (weight decay already added); not changed.
-    u : ndarray, same shape as theta, or None
-        The velocity u_{t-1}, overwritten with u_t; None when ``momentum`` is 0.
+    u : ndarray, same shape as theta
+        The velocity u_{t-1} (zeros before the first step); overwritten with u_t.
     lr : float
+        The learning rate.
     momentum : float
         gamma of eq. (40), in [0, 1).
-    scratch : ndarray, same shape as theta
-        Work array; ``step`` below is this array. It may be g itself, since g is not read
-        once scratch is written.
+
+    Returns
+    -------
+    None. The caller's theta and u hold the new values: update them in place
+    (``u *= ...``, ``theta -= ...``); ``theta = theta - ...`` would only rebind a local name.
 
     Notes
     -----
@@ -32,12 +33,9 @@ def sgd_update(theta, g, u, lr, momentum, scratch):
     steps while lr is constant and differs when lr changes.)
     """
     # BEGIN SOLUTION
-    if u is not None:
-        u *= momentum                              # eq. (40): gamma u_{t-1}
-        u += g                                     # eq. (40): u_t = gamma u_{t-1} + g_t
-        g = u
-    step = np.multiply(g, lr, out=scratch)         # eq. (40): lr u_t
-    theta -= step                                  # eq. (40): theta_t = theta_{t-1} - lr u_t
+    u *= momentum                                  # eq. (40): gamma u_{t-1}
+    u += g                                         # eq. (40): u_t = gamma u_{t-1} + g_t
+    theta -= lr * u                                # eq. (40): theta_t = theta_{t-1} - lr u_t
     # END SOLUTION
 
 
@@ -51,21 +49,18 @@ class SGD(Optimizer):
     lr : float
         Learning rate, > 0.
     momentum : float
-        gamma in [0, 1); 0 (the default) keeps no velocity.
+        gamma in [0, 1); 0 (the default) is plain gradient descent.
     weight_decay : float
         lambda >= 0 of eq. (41); see :func:`numpyvae.optim.weight_decay.add_weight_decay`.
 
-    State: ``u`` (the velocity), only when momentum > 0, saved as ``"u.<name>"``.
+    State: ``u`` (the velocity), saved as ``"u.<name>"``.
     """
-
-    _SCRATCH_MAY_BE_G = True
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         lr = check_positive("lr", lr)
         self._momentum = check_decay_rate("momentum", momentum)
         super().__init__(params, lr, weight_decay)
-        if self._momentum > 0:
-            self._add_state("u")
+        self._add_state("u")
 
     @property
     def momentum(self):
@@ -75,5 +70,5 @@ class SGD(Optimizer):
     def _fixed_hyperparameters(self):
         return {**super()._fixed_hyperparameters(), "momentum": self._momentum}
 
-    def _update(self, theta, g, state, scratch):
-        sgd_update(theta, g, state.get("u"), self.lr, self._momentum, scratch)
+    def _update(self, theta, g, u):
+        sgd_update(theta, g, u, self.lr, self._momentum)

@@ -1,25 +1,22 @@
 """L2 weight decay, eq. (41): the gradient of a Gaussian prior N(0, I) on the parameters."""
-import numpy as np
 
 
-def add_weight_decay(theta, g, weight_decay, out):
+def add_weight_decay(theta, g, weight_decay):
     """The gradient with L2 weight decay added, g + lambda theta, eq. (41).
 
     Parameters
     ----------
     theta : ndarray, any shape
-        The parameters theta_{t-1} before this step.
+        The parameters theta_{t-1} before this step; not changed.
     g : ndarray, same shape as theta
-        The gradient of the loss. It is not changed.
+        The gradient of the loss; not changed.
     weight_decay : float
         lambda >= 0.
-    out : ndarray, same shape as theta
-        Where to write the result.
 
     Returns
     -------
-    out : ndarray, same shape as theta
-        g + lambda theta.
+    ndarray, same shape as theta
+        A new array, g + lambda theta.
 
     Notes
     -----
@@ -38,7 +35,5 @@ def add_weight_decay(theta, g, weight_decay, out):
     the decay also reaches the encoder's phi, where it is plain regularization.
     """
     # BEGIN SOLUTION
-    np.multiply(theta, weight_decay, out=out)      # eq. (41): lambda theta_{t-1}
-    out += g                                       # eq. (41): g_t <- g_t + lambda theta_{t-1}
+    return g + weight_decay * theta                # eq. (41): g_t + lambda theta_{t-1}
     # END SOLUTION
-    return out
