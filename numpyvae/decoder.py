@@ -29,8 +29,8 @@ class Decoder:
 
         Leading axes (the r samples and the batch) are flattened into one, so that each layer
         is one matrix product, and restored at the end. ``mean=False`` lets the likelihood
-        skip what only the mean needs (the Bernoulli probabilities), for a caller that only
-        wants the loss's value.
+        skip what only the mean needs (the Bernoulli probabilities), for a caller that wants
+        the loss and its gradient: both are computed from the logits.
         """
         self._lead_shape = z.shape[:-1]
         h = self.trunk.forward(z.reshape(-1, z.shape[-1]))

@@ -3,7 +3,6 @@
 The functions are the math (cs231n style); the ``Dense`` object only holds the parameter
 and gradient arrays by name (numpy-ml style) and the cache between the two passes.
 """
-import numpy as np
 
 
 def dense_forward(x, W, b):
@@ -20,12 +19,11 @@ def dense_forward(x, W, b):
     y : ndarray, shape (N, D_out)
     cache : tuple (x, W), what the backward needs
     """
-    y = x @ W
-    y += b                                         # in place: no second (N, D_out) array
+    y = x @ W + b                                  # eq. (23)
     return y, (x, W)
 
 
-def dense_backward(dy, cache, dW=None, db=None, input_grad=True):
+def dense_backward(dy, cache, input_grad=True):
     """Gradients of the dense layer, eqs. (24)-(26).
 
     Parameters
@@ -33,37 +31,37 @@ def dense_backward(dy, cache, dW=None, db=None, input_grad=True):
     dy : ndarray, shape (N, D_out)
         dL/dy.
     cache : tuple (x, W) from :func:`dense_forward`.
-    dW, db : ndarray, optional
-        Where to write dL/dW (D_in, D_out) and dL/db (D_out,). A model passes its gradient
-        buffer here, so nothing is copied; by default new arrays are made.
     input_grad : bool
-        Whether to compute dL/dx. The first layer of the encoder does not need it: nothing
-        upstream of the data has parameters.
+        Whether dL/dx is wanted. The model passes False for the encoder's first layer, whose
+        input is the data: nothing before it learns, so dL/dx would be thrown away, and it
+        costs as much as dL/dW. Computing dx anyway is correct, only slower.
 
     Returns
     -------
-    dx : ndarray, shape (N, D_in), or None when ``input_grad`` is False
+    dx : ndarray, shape (N, D_in) (may be None when ``input_grad`` is False)
     dW : ndarray, shape (D_in, D_out)
     db : ndarray, shape (D_out,)
     """
     x, W = cache
     # BEGIN SOLUTION
-    dW = np.matmul(x.T, dy, out=dW)                # eq. (25): dL/dW = x^T dL/dy
-    db = np.sum(dy, axis=0, out=db)                # eq. (26): dL/db = sum over rows of dL/dy
     dx = dy @ W.T if input_grad else None          # eq. (24): dL/dx = dL/dy W^T
+    dW = x.T @ dy                                  # eq. (25): dL/dW = x^T dL/dy
+    db = dy.sum(axis=0)                            # eq. (26): dL/db = sum over rows of dL/dy
     # END SOLUTION
     return dx, dW, db
 
 
 class Dense:
-    """A dense layer whose W and b live in given arrays (views into a model's buffers).
+    """A dense layer: its parameters and gradients by name, and the cache between the passes.
 
     Parameters
     ----------
     name : str
         Prefix of the parameter names, e.g. ``"enc.h1"`` gives ``"enc.h1.W"``, ``"enc.h1.b"``.
     params, grads : mapping of str -> ndarray
-        Hold ``name + ".W"`` of shape (D_in, D_out) and ``name + ".b"`` of shape (D_out,).
+        The model's parameter and gradient arrays, holding ``name + ".W"`` of shape
+        (D_in, D_out) and ``name + ".b"`` of shape (D_out,). The layer reads W and b from
+        ``params`` and puts dL/dW and dL/db into ``grads``.
     """
 
     def __init__(self, name, params, grads):
@@ -77,7 +75,19 @@ class Dense:
         return y
 
     def backward(self, dy, input_grad=True):
-        """Write dL/dW and dL/db into the gradient arrays; return dL/dx (or None)."""
-        dx, _, _ = dense_backward(dy, self.cache, self.dW, self.db, input_grad)
+        """Store dL/dW and dL/db in the model's gradients; return dL/dx (None when
+        ``input_grad`` is False)."""
+        dx, dW, db = dense_backward(dy, self.cache, input_grad)
+        self.dW[...] = _checked(dW, self.dW.shape, f"{self.name}.W", "dW", 25)
+        self.db[...] = _checked(db, self.db.shape, f"{self.name}.b", "db", 26)
         self.cache = None
-        return dx
+        return dx if input_grad else None
+
+
+def _checked(grad, shape, name, what, equation):
+    """A gradient from :func:`dense_backward`, refused with a clear error if its shape is off."""
+    found = getattr(grad, "shape", None)
+    if found != shape:
+        raise ValueError(f"dense_backward returned {what} of shape {found} for {name!r}; "
+                         f"expected {shape}, the shape of the parameter (eq. ({equation}))")
+    return grad

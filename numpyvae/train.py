@@ -72,7 +72,6 @@ class Trainer:
         self.corrupt = corrupt
         self.batches_per_epoch = math.ceil(len(self.train_x) / self.batch_size)
         self.stop_requested = False       # set by a Ctrl-C handler; checked between batches
-        self._ahead = None                # (order, batch, images) gathered ahead, see step
 
     def beta_at(self, epoch, batch):
         """The KL weight of a step: beta, or its linear warm-up."""
@@ -85,40 +84,25 @@ class Trainer:
         """The training images of batch ``batch`` of an epoch that visits them in ``order``."""
         return self.train_x[order[batch * self.batch_size:(batch + 1) * self.batch_size]]
 
-    def _gather_ahead(self, order, batch):
-        """Gather batch ``batch`` for the next step (nothing after the epoch's last batch)."""
-        if batch < self.batches_per_epoch:
-            self._ahead = (order, batch, self.gather(order, batch))
-
-    def _batch(self, order, batch):
-        """The images of batch ``batch``: gathered ahead during the last step, or now."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] is order and ahead[1] == batch:
-            return ahead[2]
-        return self.gather(order, batch)
-
     def step(self, epoch, batch, order, rng):
-        """One gradient step on batch ``batch`` of epoch ``epoch``; returns its statistics."""
-        x = self._batch(order, batch)
+        """One gradient step on batch ``batch`` of epoch ``epoch``; returns its statistics.
+
+        The notes' algorithm: a minibatch, its B*r noise vectors, the loss and its gradients,
+        and one step of the optimizer.
+        """
+        x = self.gather(order, batch)                              # x^1..x^B
         if self.binarize_dynamic is not None:
             x = self.binarize_dynamic(x, rng)
         x_input = self.corrupt(x, rng) if self.corrupt is not None else None
         v = rng.standard_normal((self.samples, len(x), self.model.z_dim),
-                                dtype=self.model.dtype)
-        beta = self.beta_at(epoch, batch)
-        loss, recon, kl = self.model.compute_gradients(x, v, beta, x_input=x_input,
-                                                       check=False, return_parts=True)
+                                dtype=self.model.dtype)            # B*r noise vectors v
+        loss, recon, kl = self.model.compute_gradients(
+            x, v, self.beta_at(epoch, batch), x_input=x_input, check=False, return_parts=True)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of "
                 f"{self.batches_per_epoch}; no step was taken from it")
-        # The gradients are computed anew for the next step: the update may use them as its
-        # work array (a little faster, see Optimizer.step). While the optimizer's other
-        # thread (if it has one) finishes its share, this one gathers the next batch, rows
-        # scattered over the training set: the same images, taken in time this thread would
-        # otherwise spend waiting (1-2% of a step, docs/results.md).
-        self.optimizer.step({"theta": self.model.flat_gradients}, overwrite_grads=True,
-                            meanwhile=lambda: self._gather_ahead(order, batch + 1))
+        self.optimizer.step({"theta": self.model.flat_gradients})   # theta <- theta - ...
         return len(x), loss, recon, kl
 
     def train_epoch(self, epoch, start_batch=0, totals=None, on_batch=None):

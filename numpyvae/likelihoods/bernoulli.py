@@ -6,10 +6,10 @@ x log p + (1 - x) log(1 - p), so that it stays finite for logits of +-1000 and f
 or 1.
 """
 
-from ..stable import sigmoid, softplus, softplus_sum_from_sigmoid
+from ..stable import sigmoid, softplus
 
 
-def bernoulli_nll_forward(x, logits, probs=None):
+def bernoulli_nll_forward(x, logits):
     """-log P(x | logits), summed over the D pixels, eq. (16).
 
     Parameters
@@ -18,24 +18,14 @@ def bernoulli_nll_forward(x, logits, probs=None):
         Grey levels are allowed: the loss is then the cross-entropy.
     logits : ndarray, shape (..., B, D)
         Leading axes (such as the r samples) broadcast against x.
-    probs : ndarray, shape of logits, optional
-        sigmoid(logits), when the caller has it already (the decoder does in training). It is
-        what the backward needs; without it the backward computes it, and a caller that only
-        wants the value (an evaluation) never pays for it. When given, the sum of softplus
-        is computed from it, with one log per 16 pixels instead of an exp and a log1p per
-        pixel; the two forms agree to rounding.
 
     Returns
     -------
     nll : ndarray, shape (..., B)
-    cache : tuple (x, logits, probs)
+    cache : tuple (x, logits)
     """
-    if probs is None:
-        softplus_sums = softplus(logits).sum(axis=-1)   # eq. (17): sum_d log(1 + e^a_d)
-    else:
-        softplus_sums = softplus_sum_from_sigmoid(logits, probs)  # eq. (17), from p
-    nll = softplus_sums - (x * logits).sum(axis=-1)    # eq. (16): sum_d softplus(a_d) - x_d a_d
-    return nll, (x, logits, probs)
+    nll = (softplus(logits) - x * logits).sum(axis=-1)   # eq. (16), softplus as in eq. (17)
+    return nll, (x, logits)
 
 
 def bernoulli_nll_backward(dnll, cache):
@@ -44,18 +34,16 @@ def bernoulli_nll_backward(dnll, cache):
     Parameters
     ----------
     dnll : ndarray, shape (..., B)
-    cache : tuple (x, logits, probs) from :func:`bernoulli_nll_forward`; probs is
-        sigmoid(logits), or None when the forward was not given it.
+        dL/dnll for each sample and example.
+    cache : tuple (x, logits) from :func:`bernoulli_nll_forward`.
 
     Returns
     -------
     dlogits : ndarray, shape (..., B, D)
     """
-    x, logits, probs = cache
-    if probs is None:
-        probs = sigmoid(logits)                    # eq. (17), when the forward was not given it
+    x, logits = cache
     # BEGIN SOLUTION
-    return dnll[..., None] * (probs - x)          # eq. (18): d nll / d a_d = sigmoid(a_d) - x_d
+    return dnll[..., None] * (sigmoid(logits) - x)    # eq. (18): d nll / d a_d = sigmoid(a_d) - x_d
     # END SOLUTION
 
 
@@ -74,21 +62,20 @@ class Bernoulli:
     def decode(self, heads, mean=True):
         """Head outputs -> {"logits", "mean"}; "mean" holds the probabilities sigmoid(logits).
 
-        ``mean=False`` leaves the probabilities out: the negative log-likelihood's value is
-        computed from the logits alone, so an evaluation need not compute them.
+        ``mean=False`` leaves the probabilities out: the negative log-likelihood and its
+        gradient are computed from the logits alone, so training and evaluation need not.
         """
         if not mean:
             return {"logits": heads["logits"]}
         return {"logits": heads["logits"], "mean": sigmoid(heads["logits"])}
 
     def nll(self, x, decoded):
-        nll, _ = bernoulli_nll_forward(x, decoded["logits"], decoded.get("mean"))
+        nll, _ = bernoulli_nll_forward(x, decoded["logits"])
         return nll
 
     def nll_backward(self, dnll, x, decoded):
         """dL/d(head outputs), as a dict keyed like ``heads``."""
-        cache = (x, decoded["logits"], decoded.get("mean"))
-        return {"logits": bernoulli_nll_backward(dnll, cache)}
+        return {"logits": bernoulli_nll_backward(dnll, (x, decoded["logits"]))}
 
     def sample(self, decoded, rng):
         """x ~ Bernoulli(mean), as 0.0 / 1.0 in the dtype of the mean."""

@@ -36,29 +36,24 @@ def gaussian_nll_forward(x, mean, sigma):
     return nll, (x, mean, sigma)
 
 
-def gaussian_nll_backward(dnll, cache, sigma_grad=True):
+def gaussian_nll_backward(dnll, cache):
     """Gradients of the Gaussian negative log-likelihood, eqs. (20)-(21).
 
     Parameters
     ----------
     dnll : ndarray, shape (..., B)
     cache : tuple (x, mean, sigma) from :func:`gaussian_nll_forward`.
-    sigma_grad : bool
-        Whether to compute dL/dsigma (not needed when sigma is fixed).
 
     Returns
     -------
     dmean : ndarray, shape (..., B, D)
-    dsigma : ndarray, shape (..., B, D), or None
+    dsigma : ndarray, shape (..., B, D)
     """
     x, mean, sigma = cache
     dnll = dnll[..., None]
     # BEGIN SOLUTION
-    diff = mean - x
-    dmean = dnll * diff / (sigma * sigma)                  # eq. (20): (mu - x) / sigma^2
-    dsigma = None
-    if sigma_grad:
-        dsigma = dnll * (1 / sigma - diff * diff / sigma ** 3)   # eq. (21): 1/sigma - (x-mu)^2/sigma^3
+    dmean = dnll * (mean - x) / sigma ** 2                 # eq. (20): (mu - x) / sigma^2
+    dsigma = dnll * (1 / sigma - (x - mean) ** 2 / sigma ** 3)   # eq. (21)
     # END SOLUTION
     return dmean, dsigma
 
@@ -118,7 +113,7 @@ class Gaussian:
     def nll_backward(self, dnll, x, decoded):
         """dL/d(head outputs), as a dict keyed like ``heads``."""
         cache = (x, decoded["mean"], self._sigma(decoded))
-        dmean, dsigma = gaussian_nll_backward(dnll, cache, sigma_grad=self.learn_sigma)
+        dmean, dsigma = gaussian_nll_backward(dnll, cache)
         grads = {"mean": self.mean_activation.backward(dmean, decoded["_mean_cache"])}  # eq. (27)
         if self.learn_sigma:
             grads["sigma"] = softplus_backward(dsigma, decoded["_sigma_cache"])      # eq. (22)
