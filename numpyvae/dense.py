@@ -3,6 +3,7 @@
 The functions are the math (cs231n style); the ``Dense`` object only holds the parameter
 and gradient arrays by name (numpy-ml style) and the cache between the two passes.
 """
+import numpy as np
 
 
 def dense_forward(x, W, b):
@@ -46,7 +47,7 @@ def dense_backward(dy, cache, input_grad=True):
     # BEGIN SOLUTION
     dx = dy @ W.T if input_grad else None          # eq. (24): dL/dx = dL/dy W^T
     dW = x.T @ dy                                  # eq. (25): dL/dW = x^T dL/dy
-    db = dy.sum(axis=0)                            # eq. (26): dL/db = sum over rows of dL/dy
+    db = np.sum(dy, axis=0)                        # eq. (26): dL/db = sum over rows of dL/dy
     # END SOLUTION
     return dx, dW, db
 

@@ -37,9 +37,8 @@ ACTIVATION_EQUATIONS = {"identity": 28, "relu": 29, "leaky_relu": 30, "elu": 31,
 TASKS = (
     Task("dense-backward", "the dense layer's backward pass", (
         Function("numpyvae/dense.py", "dense_backward", (24, 25, 26),
-                 "compute dx (None when input_grad is False), dW and db; when the arrays dW "
-                 "and db are passed in, write the results into them (out=) instead of making "
-                 "new ones"),
+                 "return dx, dW and db, each of the shape of what it is the gradient of (dx "
+                 "may be None when input_grad is False)"),
     ), points=4, minutes=30, builds_on=(), integration=False),
     Task("activations", "each activation's backward pass", tuple(
         Function("numpyvae/activations.py", f"{name}_backward", (27, number),
@@ -67,33 +66,32 @@ TASKS = (
     ), points=4, minutes=45, builds_on=("sigma",), integration=False),
     Task("bernoulli", "the Bernoulli likelihood's gradient", (
         Function("numpyvae/likelihoods/bernoulli.py", "bernoulli_nll_backward", (18,),
-                 "return dL/dlogits of shape (..., B, D) from dnll (..., B), x and "
-                 "probs = sigmoid(logits)"),
+                 "return dL/dlogits of shape (..., B, D) from dnll (..., B), x and the "
+                 "logits"),
     ), points=3, minutes=20, builds_on=(), integration=False),
     Task("gaussian", "the Gaussian likelihood's gradients", (
         Function("numpyvae/likelihoods/gaussian.py", "gaussian_nll_backward", (20, 21),
-                 "compute dmean and dsigma (None when sigma_grad is False), each of shape "
-                 "(..., B, D); dnll is already shaped (..., B, 1)"),
+                 "compute dmean and dsigma, each of shape (..., B, D); dnll is already "
+                 "shaped (..., B, 1)"),
     ), points=2, minutes=30, builds_on=(), integration=False),
     Task("sgd", "SGD with momentum", (
         Function("numpyvae/optim/sgd.py", "sgd_update", (40,),
-                 "update theta (and the velocity u, unless it is None) in place; do not read "
-                 "g once you have written to scratch, which may be g itself"),
+                 "update the velocity u and theta in place"),
     ), points=3, minutes=20, builds_on=(), integration=False),
     Task("weight-decay", "L2 weight decay", (
         Function("numpyvae/optim/weight_decay.py", "add_weight_decay", (41,),
-                 "write g + weight_decay * theta into out, leaving g and theta unchanged"),
+                 "return g + weight_decay * theta as a new array, leaving g and theta "
+                 "unchanged"),
     ), points=2, minutes=10, builds_on=(), integration=False),
     Task("adam", "Adam with bias correction", (
         Function("numpyvae/optim/adam.py", "adam_update", (42,),
-                 "update theta and the sums M and V in place (t is this step's number, "
-                 "from 1); do not read g once you have written to scratch, which may be g "
-                 "itself"),
+                 "update m, v and theta in place, as Algorithm 1 of Kingma & Ba (t is this "
+                 "step's number, from 1)"),
     ), points=6, minutes=40, builds_on=("sgd",), integration=False),
     Task("adagrad", "Adagrad", (
         Function("numpyvae/optim/adagrad.py", "adagrad_update", (43,),
                  "update theta and G in place"),
-    ), points=3, minutes=20, builds_on=(), integration=False),
+    ), points=4, minutes=20, builds_on=(), integration=False),
     Task("full-model", "the whole model's gradient check (integration)", (),
          points=6, minutes=20,
          builds_on=("dense-backward", "activations", "sigma", "reparameterize", "kl",

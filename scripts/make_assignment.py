@@ -15,7 +15,8 @@ through the table in scripts/assignment_tasks.py; a fence the table does not nam
 
 Copied: the package, tests, docs, scripts, setup.cfg, pyproject.toml, README.md and LICENSE
 (not .git, .venv, runs/ or caches). tests/test_assignment.py, which tests this kit against the
-fenced reference, is left out of both copies. A copy is built in a temporary folder next to
+fenced reference, and tests/textbook_solutions.py, a second solution of every task, are left
+out of both copies. A copy is built in a temporary folder next to
 the destination and moved into place when complete.
 """
 import argparse
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "numpyvae"
 COPIED = (PACKAGE, "tests", "docs", "scripts", "setup.cfg", "pyproject.toml", "README.md",
           "LICENSE")
-LEFT_OUT = ("tests/test_assignment.py",)
+LEFT_OUT = ("tests/test_assignment.py", "tests/textbook_solutions.py")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.egg-info",
                                  ".pytest_cache", ".DS_Store")
 BEGIN = "# BEGIN SOLUTION"

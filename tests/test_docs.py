@@ -93,3 +93,19 @@ def test_every_mapped_equation_is_cited_where_the_table_says(number):
     assert number in cited_numbers(source), (
         f"eq. ({number}): the table says {path} {func} implements it, but {func} does not "
         f"cite it (add `eq. ({number})` to the line that implements it)")
+
+
+def test_the_readme_python_examples_run_as_written(tmp_path):
+    """The README's Python blocks, in order, in one fresh interpreter, as a reader would."""
+    import os
+    import subprocess
+    import sys
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    proc = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr

@@ -103,23 +103,56 @@ def test_activation_values(activation):
 def test_activations_keep_dtype_and_do_not_overflow(activation, dtype):
     act = get_activation(activation)
     a = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=dtype)
-    y, cache = act.forward(a)
-    da = act.backward(np.ones_like(a), cache)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y, cache = act.forward(a)
+    # A backward may write sigmoid(a) as 1 / (1 + e^-a), whose exp overflows harmlessly to
+    # 1 / inf = 0 (eq. (17)): only the result must be finite.
+    with np.errstate(over="ignore", under="ignore"):
+        da = act.backward(np.ones_like(a), cache)
     assert y.dtype == dtype and da.dtype == dtype
     assert np.isfinite(y).all() and np.isfinite(da).all()
 
 
 @pytest.mark.points(1, task="dense-backward")
-def test_dense_layer_object_writes_into_given_arrays():
+def test_dense_backward_returns_arrays_of_the_right_shapes_and_leaves_its_inputs_alone():
+    """dx (N, D_in), dW (D_in, D_out), db (D_out,), eqs. (24)-(26), and nothing else changed."""
+    x, W, b, dout = _inputs(4, n=6, d_in=3, d_out=5)
+    before = [a.copy() for a in (x, W, dout)]
+    dx, dW, db = dense_backward(dout, dense_forward(x, W, b)[1])
+    for name, got, shape, eq in [("dx", dx, x.shape, 24), ("dW", dW, W.shape, 25),
+                                 ("db", db, b.shape, 26)]:
+        assert np.shape(got) == shape, (
+            f"{name} must have shape {shape}, the shape of what it is the gradient of; got "
+            f"{np.shape(got)} (eq. ({eq}))")
+    for name, a, old in zip(("x", "W", "dy"), (x, W, dout), before):
+        np.testing.assert_array_equal(a, old, err_msg=f"dense_backward must not change {name}")
+
+
+def test_dense_layer_stores_its_gradients_where_the_model_keeps_them():
     x, W, b, dout = _inputs(2)
     params = {"l.W": W, "l.b": b}
     grads = {"l.W": np.zeros_like(W), "l.b": np.zeros_like(b)}
+    kept = grads["l.W"]
     layer = Dense("l", params, grads)
     y = layer.forward(x)
     np.testing.assert_allclose(y, x @ W + b)
     dx = layer.backward(dout)
+    assert grads["l.W"] is kept                    # the model's own array, filled in
     np.testing.assert_allclose(grads["l.W"], x.T @ dout)
     np.testing.assert_allclose(grads["l.b"], dout.sum(axis=0))
     np.testing.assert_allclose(dx, dout @ W.T)
     layer.forward(x)
     assert layer.backward(dout, input_grad=False) is None
+
+
+def test_dense_layer_refuses_a_gradient_of_the_wrong_shape(monkeypatch):
+    import numpyvae.dense as dense
+    x, W, b, dout = _inputs(2)
+    layer = Dense("enc.h1", {"enc.h1.W": W, "enc.h1.b": b},
+                  {"enc.h1.W": np.zeros_like(W), "enc.h1.b": np.zeros_like(b)})
+    layer.forward(x)
+    monkeypatch.setattr(dense, "dense_backward",
+                        lambda dy, cache, input_grad=True: (None, (dy.T @ cache[0]), dy.sum(0)))
+    with pytest.raises(ValueError, match=r"dense_backward returned dW of shape \(5, 3\) for "
+                                         r"'enc.h1.W'; expected \(3, 5\).*eq. \(25\)"):
+        layer.backward(dout)

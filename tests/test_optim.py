@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from numpyvae.gradcheck import numerical_gradient
-from numpyvae.optim import OPTIMIZERS, SGD, Adagrad, Adam, add_weight_decay, make_optimizer
+from numpyvae.optim import (OPTIMIZERS, SGD, Adagrad, Adam, adagrad_update, adam_update,
+                            add_weight_decay, make_optimizer, sgd_update)
 
 # ---------------------------------------------------------------- oracles in Python floats
 
@@ -57,18 +58,13 @@ def adagrad_reference(theta0, grads, lr, eps=1e-10, weight_decay=0.0, initial=0.
     return history
 
 
-def run(opt, theta, grads, overwrite_grads=False):
+def run(opt, theta, grads):
     """Step ``opt`` (over {"theta": theta}) through the gradients; theta after each step."""
     history = []
     for g in grads:
-        opt.step({"theta": np.array(g, dtype=theta.dtype)}, overwrite_grads=overwrite_grads)
+        opt.step({"theta": np.array(g, dtype=theta.dtype)})
         history.append(theta.copy())
     return np.array(history)
-
-
-# The trainer steps with overwrite_grads=True: the update's work array is then the gradient
-# itself, so an update rule must not read g after writing its work array.
-AS_THE_TRAINER_STEPS = "with overwrite_grads=True (scratch is g itself, as in training)"
 
 
 THETA0 = [0.5, -1.5, 2.0, 0.0, -0.25]
@@ -77,6 +73,57 @@ THETA0 = [0.5, -1.5, 2.0, 0.0, -0.25]
 def gradient_sequence(steps=6, seed=0):
     rng = np.random.default_rng(seed)
     return [list(rng.standard_normal(len(THETA0)) * 2) for _ in range(steps)]
+
+
+def assert_updated_in_place(name, array, expected, rule, equation):
+    """``array``, the caller's own array, must hold ``expected`` after the update rule."""
+    if np.allclose(array, expected, rtol=1e-12, atol=1e-14):
+        return
+    raise AssertionError(
+        f"after {rule}, the caller's {name} holds {array!r} instead of {expected!r} "
+        f"(eq. ({equation})). The rule must change {name} in place: write `{name} -= ...`, "
+        f"`{name} *= ...; {name} += ...` or `{name}[...] = ...`; `{name} = ...` only rebinds "
+        f"the name inside the function.")
+
+
+# ---------------------------------------------------------------- the update rules themselves
+
+
+@pytest.mark.points(1, task="sgd")
+def test_sgd_update_changes_theta_and_the_velocity_in_place():
+    # theta = (1, -2), u = (0.5, 0), g = (2, 4), lr = 0.1, gamma = 0.9:
+    # u = 0.9 u + g = (2.45, 4), theta = theta - lr u = (0.755, -2.4)
+    theta, u, g = np.array([1.0, -2.0]), np.array([0.5, 0.0]), np.array([2.0, 4.0])
+    sgd_update(theta, g, u, 0.1, 0.9)
+    assert_updated_in_place("u", u, [2.45, 4.0], "sgd_update", 40)
+    assert_updated_in_place("theta", theta, [0.755, -2.4], "sgd_update", 40)
+    np.testing.assert_array_equal(g, [2.0, 4.0], err_msg="sgd_update must not change g")
+
+
+@pytest.mark.points(1, task="adam")
+def test_adam_update_changes_theta_and_the_moments_in_place():
+    # Two steps of Algorithm 1 by hand, b1 = 0.5, b2 = 0.75, lr = 0.1, eps = 0:
+    # t = 1, g = 2: m = 1, v = 1, m_hat = 2, v_hat = 4, theta = 1 - 0.1 * 2 / 2 = 0.9
+    # t = 2, g = -1: m = 0, v = 1, m_hat = 0, theta stays 0.9
+    theta, m, v = np.array([1.0]), np.zeros(1), np.zeros(1)
+    adam_update(theta, np.array([2.0]), m, v, 1, 0.1, 0.5, 0.75, 0.0)
+    assert_updated_in_place("m", m, [1.0], "adam_update at t = 1", 42)
+    assert_updated_in_place("v", v, [1.0], "adam_update at t = 1", 42)
+    assert_updated_in_place("theta", theta, [0.9], "adam_update at t = 1", 42)
+    adam_update(theta, np.array([-1.0]), m, v, 2, 0.1, 0.5, 0.75, 0.0)
+    assert_updated_in_place("m", m, [0.0], "adam_update at t = 2", 42)
+    assert_updated_in_place("v", v, [1.0], "adam_update at t = 2", 42)
+    assert_updated_in_place("theta", theta, [0.9], "adam_update at t = 2", 42)
+
+
+@pytest.mark.points(1, task="adagrad")
+def test_adagrad_update_changes_theta_and_the_sum_of_squares_in_place():
+    # G = 16 + 3^2 = 25, theta = 1 - 0.1 * 3 / 5 = 0.94 (eps = 0)
+    theta, G, g = np.array([1.0]), np.array([16.0]), np.array([3.0])
+    adagrad_update(theta, g, G, 0.1, 0.0)
+    assert_updated_in_place("G", G, [25.0], "adagrad_update", 43)
+    assert_updated_in_place("theta", theta, [0.94], "adagrad_update", 43)
+    np.testing.assert_array_equal(g, [3.0], err_msg="adagrad_update must not change g")
 
 
 # ---------------------------------------------------------------- hand-worked steps
@@ -99,19 +146,15 @@ def test_sgd_weight_decay_hand_worked():
     np.testing.assert_allclose(history[:, 0], [1.88, 1.7612], rtol=0, atol=1e-14)
 
 
-@pytest.mark.points(1, task="sgd")
 def test_sgd_momentum_constant_gradient_closed_form():
     # u_t = g (1 - mu^t) / (1 - mu), so theta_t = theta0 - lr g sum_{s<=t} (1 - mu^s) / (1 - mu)
     lr, mu, g, steps = 0.01, 0.9, np.array([1.0, -3.0, 0.5]), 25
     t = np.arange(1, steps + 1)
     total = (t - mu * (1 - mu ** t) / (1 - mu)) / (1 - mu)   # sum_{s<=t} (1 - mu^s) / (1 - mu)
     expected = np.array([1.0, 2.0, 3.0]) - lr * total[:, None] * g
-    for overwrite_grads in (False, True):
-        theta = np.array([1.0, 2.0, 3.0])
-        history = run(SGD({"theta": theta}, lr=lr, momentum=mu), theta, [g] * steps,
-                      overwrite_grads)
-        np.testing.assert_allclose(history, expected, rtol=1e-12, atol=1e-12,
-                                   err_msg=AS_THE_TRAINER_STEPS if overwrite_grads else "")
+    theta = np.array([1.0, 2.0, 3.0])
+    history = run(SGD({"theta": theta}, lr=lr, momentum=mu), theta, [g] * steps)
+    np.testing.assert_allclose(history, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.points(1, task="adam")
@@ -125,13 +168,13 @@ def test_adam_constant_gradient_moves_lr_sign_g_every_step(betas):
     history = run(Adam({"theta": theta}, lr=lr, betas=betas), theta, [g] * steps)
     expected = theta0 - lr * np.arange(1, steps + 1)[:, None] * np.sign(g)
     # eps = 1e-8 against |g| >= 1e-2 shifts a step by at most lr * 1e-6.
-    np.testing.assert_allclose(history, expected, rtol=0, atol=steps * lr * 1e-6)
+    np.testing.assert_allclose(history, expected, rtol=0, atol=steps * lr * 1e-6,
+                               err_msg="with a constant gradient, bias-corrected Adam moves "
+                                       "every entry by lr sign(g) each step (eq. (42))")
 
 
-@pytest.mark.points(1, task="adam")
-def test_adam_state_holds_the_discounted_sums_of_g_and_g_squared():
-    # M_t = sum_tau b1^(t - tau) g_tau and V_t = sum_tau b2^(t - tau) g_tau^2, written out;
-    # Adam's moments are m_t = (1 - b1) M_t and v_t = (1 - b2) V_t.
+def test_adam_state_holds_the_moments_of_algorithm_1():
+    # m_t = (1 - b1) sum_tau b1^(t - tau) g_tau and v_t = (1 - b2) sum_tau b2^(t - tau) g_tau^2
     beta1, beta2 = 0.8, 0.95
     grads = np.array(gradient_sequence(seed=2))
     theta = np.array(THETA0)
@@ -141,9 +184,10 @@ def test_adam_state_holds_the_discounted_sums_of_g_and_g_squared():
     weights1 = beta1 ** np.arange(t - 1, -1, -1.0)[:, None]
     weights2 = beta2 ** np.arange(t - 1, -1, -1.0)[:, None]
     state = opt.state_dict()
-    np.testing.assert_allclose(state["M.theta"], (weights1 * grads).sum(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(state["V.theta"], (weights2 * grads ** 2).sum(axis=0),
+    np.testing.assert_allclose(state["m.theta"], (1 - beta1) * (weights1 * grads).sum(axis=0),
                                rtol=1e-12)
+    np.testing.assert_allclose(state["v.theta"],
+                               (1 - beta2) * (weights2 * grads ** 2).sum(axis=0), rtol=1e-12)
 
 
 def test_adam_first_step_with_weight_decay_uses_the_decayed_sign():
@@ -216,12 +260,11 @@ def test_adagrad_matches_reference(initial, eps, weight_decay):
 def test_adam_without_weight_decay_matches_algorithm_1(betas, eps):
     grads = gradient_sequence(seed=1)
     expected = adam_reference(THETA0, grads, 0.05, *betas, eps)
-    for overwrite_grads in (False, True):
-        theta = np.array(THETA0)
-        opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps)
-        np.testing.assert_allclose(run(opt, theta, grads, overwrite_grads), expected,
-                                   rtol=1e-12, atol=1e-14,
-                                   err_msg=AS_THE_TRAINER_STEPS if overwrite_grads else "")
+    theta = np.array(THETA0)
+    opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps)
+    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14,
+                               err_msg="theta after each step, against Algorithm 1 of Kingma "
+                                       "& Ba (eq. (42))")
 
 
 @pytest.mark.points(1, task="adagrad")
@@ -237,9 +280,10 @@ def test_adagrad_without_weight_decay_matches_reference(initial, eps):
 @pytest.mark.points(1, task="weight-decay")
 def test_add_weight_decay_hand_worked():
     # theta = (2, -1, 0), g = (1, 1, -3), lambda = 0.1: g + lambda theta = (1.2, 0.9, -3)
-    theta, g, out = np.array([2.0, -1.0, 0.0]), np.array([1.0, 1.0, -3.0]), np.empty(3)
-    assert add_weight_decay(theta, g, 0.1, out=out) is out
-    np.testing.assert_allclose(out, [1.2, 0.9, -3.0], rtol=0, atol=1e-15)
+    theta, g = np.array([2.0, -1.0, 0.0]), np.array([1.0, 1.0, -3.0])
+    decayed = add_weight_decay(theta, g, 0.1)
+    np.testing.assert_allclose(decayed, [1.2, 0.9, -3.0], rtol=0, atol=1e-15,
+                               err_msg="add_weight_decay returns g + lambda theta (eq. (41))")
     np.testing.assert_array_equal(theta, [2.0, -1.0, 0.0])
     np.testing.assert_array_equal(g, [1.0, 1.0, -3.0])
 
@@ -250,7 +294,7 @@ def test_add_weight_decay_is_the_gradient_of_the_l2_penalty():
     # central differences with f(theta) = sum(c theta^3), whose gradient is g = 3 c theta^2.
     rng = np.random.default_rng(5)
     theta, c, lam = rng.standard_normal((2, 3)), rng.standard_normal((2, 3)), 0.7
-    decayed = add_weight_decay(theta, 3 * c * theta ** 2, lam, out=np.empty((2, 3)))
+    decayed = add_weight_decay(theta, 3 * c * theta ** 2, lam)
     numeric = numerical_gradient(
         lambda th: np.sum(c * th ** 3) + lam / 2 * np.sum(th ** 2), theta)
     np.testing.assert_allclose(decayed, numeric, rtol=1e-8, atol=1e-10)
@@ -413,10 +457,11 @@ def test_state_dict_holds_plain_numbers_and_copies(name, options):
 def test_state_dict_keys():
     params = {"theta": np.zeros(2)}
     assert set(Adam(params).state_dict()) == {
-        "t", "lr", "weight_decay", "beta1", "beta2", "eps", "M.theta", "V.theta"}
+        "t", "lr", "weight_decay", "beta1", "beta2", "eps", "m.theta", "v.theta"}
     assert set(SGD(params, lr=0.1, momentum=0.5).state_dict()) == {
         "t", "lr", "weight_decay", "momentum", "u.theta"}
-    assert set(SGD(params, lr=0.1).state_dict()) == {"t", "lr", "weight_decay", "momentum"}
+    assert set(SGD(params, lr=0.1).state_dict()) == {
+        "t", "lr", "weight_decay", "momentum", "u.theta"}
     assert set(Adagrad(params).state_dict()) == {"t", "lr", "weight_decay", "eps", "G.theta"}
 
 
@@ -434,13 +479,13 @@ def adam_state(**changes):
 
 
 @pytest.mark.parametrize("state, match", [
-    ({k: v for k, v in adam_state().items() if k != "M.theta"}, r"missing \['M.theta'\]"),
+    ({k: v for k, v in adam_state().items() if k != "m.theta"}, r"missing \['m.theta'\]"),
     (adam_state(extra=1.0), r"unexpected \['extra'\]"),
     (SGD({"theta": np.zeros(3)}, lr=0.1, momentum=0.5).state_dict(),
      r"another optimizer"),
-    (adam_state(**{"M.theta": np.zeros(4)}), r"state\['M.theta'\] must have the shape"),
-    (adam_state(**{"V.theta": -np.ones(3)}), r"state\['V.theta'\] must be >= 0"),
-    (adam_state(**{"M.theta": np.array([0.0, np.nan, 0.0])}), r"state\['M.theta'\] must be finite"),
+    (adam_state(**{"m.theta": np.zeros(4)}), r"state\['m.theta'\] must have the shape"),
+    (adam_state(**{"v.theta": -np.ones(3)}), r"state\['v.theta'\] must be >= 0"),
+    (adam_state(**{"m.theta": np.array([0.0, np.nan, 0.0])}), r"state\['m.theta'\] must be finite"),
     (adam_state(t=-1), r"state\['t'\] must be an integer >= 0"),
     (adam_state(t=1.5), r"state\['t'\] must be an integer >= 0"),
     (adam_state(lr=0.0), r"state\['lr'\] must be a finite number > 0"),
@@ -458,7 +503,7 @@ def test_load_state_dict_changes_nothing_when_it_fails():
     opt = Adam({"theta": np.zeros(3)})
     opt.step({"theta": np.ones(3)})
     before = opt.state_dict()
-    bad = adam_state(**{"M.theta": np.full(3, 7.0), "V.theta": -np.ones(3), "t": 9})
+    bad = adam_state(**{"m.theta": np.full(3, 7.0), "v.theta": -np.ones(3), "t": 9})
     with pytest.raises(ValueError):
         opt.load_state_dict(bad)
     after = opt.state_dict()
@@ -480,29 +525,6 @@ def test_params_are_updated_in_place_and_grads_untouched(name):
     assert opt.params["theta"] is theta
     assert not np.array_equal(theta, np.arange(4.0))
     assert np.array_equal(grad, grad_before)
-
-
-@pytest.mark.parametrize("name, options", [
-    ("sgd", {"lr": 0.1}), ("sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
-    ("adam", {}), ("adam", {"weight_decay": 0.1}),
-    ("adagrad", {}), ("adagrad", {"weight_decay": 0.1})])
-def test_overwrite_grads_takes_the_same_steps(name, options):
-    rng = np.random.default_rng(0)
-    grads = [rng.standard_normal(7).astype(np.float32) for _ in range(5)]
-    thetas = [np.linspace(-1, 1, 7, dtype=np.float32) for _ in range(2)]
-    opts = [make_optimizer(name, {"theta": theta}, **options) for theta in thetas]
-    for g in grads:
-        kept, given = g.copy(), g.copy()
-        opts[0].step({"theta": kept})
-        opts[1].step({"theta": given}, overwrite_grads=True)
-        assert np.array_equal(kept, g)                     # by default grads are not touched
-        assert np.array_equal(thetas[0], thetas[1])        # the same numbers, bit for bit
-    for kind in opts[0].state:
-        assert np.array_equal(opts[0].state[kind]["theta"], opts[1].state[kind]["theta"])
-    # Adam and SGD do use the gradient as their work array (Adagrad needs it to the end).
-    uses_grads = name != "adagrad" and "weight_decay" not in options
-    assert (not np.array_equal(given, grads[-1])) is uses_grads
-    assert ("theta" in opts[1]._scratch) is (name == "adagrad")
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -641,29 +663,3 @@ def test_lr_setter_is_checked(value):
     with pytest.raises(ValueError, match=r"lr must be a finite number > 0"):
         opt.lr = value
     assert opt.lr == 1e-3
-
-
-def test_adam_resumes_a_state_saved_with_the_moments_m_and_v():
-    # Before Adam kept the sums, its state held m = (1 - b1) M and v = (1 - b2) V.
-    grads = gradient_sequence(seed=3)
-    theta = np.array(THETA0)
-    opt = Adam({"theta": theta}, lr=0.05, betas=(0.8, 0.95))
-    run(opt, theta, grads[:4])
-    state = opt.state_dict()
-    old = {k: v for k, v in state.items() if k not in ("M.theta", "V.theta")}
-    old["m.theta"] = (1 - 0.8) * state["M.theta"]
-    old["v.theta"] = (1 - 0.95) * state["V.theta"]
-    resumed_theta = theta.copy()
-    resumed = Adam({"theta": resumed_theta}, lr=0.05, betas=(0.8, 0.95))
-    resumed.load_state_dict(old)
-    assert resumed.t == 4
-    for key in ("M.theta", "V.theta"):
-        np.testing.assert_allclose(resumed.state_dict()[key], state[key], rtol=1e-12)
-    np.testing.assert_allclose(run(resumed, resumed_theta, grads[4:]),
-                               run(opt, theta, grads[4:]), rtol=1e-12)
-
-
-def test_adam_refuses_a_state_with_both_the_moments_and_the_sums():
-    state = adam_state(**{"m.theta": np.zeros(3)})
-    with pytest.raises(ValueError, match=r"unexpected \['m.theta'\]"):
-        Adam({"theta": np.zeros(3)}).load_state_dict(state)

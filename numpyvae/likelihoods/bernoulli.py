@@ -5,6 +5,7 @@ logits a; the negative log-likelihood is written as softplus(a) - x a, never as
 x log p + (1 - x) log(1 - p), so that it stays finite for logits of +-1000 and for x exactly 0
 or 1.
 """
+import numpy as np
 
 from ..stable import sigmoid, softplus
 
@@ -24,7 +25,7 @@ def bernoulli_nll_forward(x, logits):
     nll : ndarray, shape (..., B)
     cache : tuple (x, logits)
     """
-    nll = (softplus(logits) - x * logits).sum(axis=-1)   # eq. (16), softplus as in eq. (17)
+    nll = np.sum(softplus(logits) - x * logits, axis=-1)   # eq. (16), softplus as in (17)
     return nll, (x, logits)
 
 
