@@ -1,4 +1,5 @@
 """The numpyvae command: every subcommand as a user runs it, and its errors."""
+import errno
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import pytest
 from matplotlib.image import imread
 
 from numpyvae.app.cli import main
-from numpyvae.app.run import Run
+from numpyvae.app.run import Run, open_run
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,136 @@ def test_evaluate_reports_elbo_and_importance_weighted_bound(run_dir, capsys):
     assert result["test_images"] == 40 and result["importance_samples"] == 50
     # the importance-weighted bound is tighter: -log p(x) below the negative ELBO
     assert result["test_nll_iw"] < result["test_loss"]
+
+
+# ---------------------------------------------------------------------- output paths
+
+FAST_TRAIN = ["--epochs", "1", "--hidden", "8", "--batch-size", "500", "--quiet"]
+
+
+def tree(folder):
+    """Every path under ``folder`` with its content (None for a folder)."""
+    return {p.relative_to(folder): None if p.is_dir() else p.read_bytes()
+            for p in sorted(folder.rglob("*"))}
+
+
+def one_error_line(err):
+    """The single line of stderr; fails if there is more, or a traceback or a warning."""
+    assert "Traceback" not in err and "RuntimeWarning" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a folder\n")
+    return path
+
+
+@pytest.mark.parametrize("out,problem", [
+    ("notes.txt", "expected a folder, got an existing file"),
+    ("notes.txt/run", "cannot create the folder: {file} is a file, not a folder"),
+    ("notes.txt/deeper/run", "cannot create the folder: {file} is a file, not a folder"),
+])
+def test_train_refuses_an_out_it_cannot_use(out, problem, a_file, tmp_path, capsys):
+    before = tree(tmp_path)
+    assert main(["train", "--out", str(tmp_path / out)] + FAST_TRAIN) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (f"numpyvae train: error: --out {tmp_path / out}: "
+                    + problem.format(file=a_file))
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_train_that_fails_while_writing_leaves_nothing_behind(existing, tmp_path, monkeypatch,
+                                                             capsys):
+    def disk_full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("numpyvae.app.run.save_checkpoint", disk_full)
+    out = tmp_path / "new" / "run"
+    if existing:
+        out.mkdir(parents=True)
+    before = tree(tmp_path)
+    assert main(["train", "--out", str(out)] + FAST_TRAIN) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"numpyvae train: error: {out / 'checkpoint.npz'}: No space left on device"
+    assert tree(tmp_path) == before      # no half run: config.json and metrics.jsonl removed
+
+
+FIGURE_COMMANDS = [("sample", []), ("reconstruct", []), ("encode", []), ("manifold", []),
+                   ("scatter", []), ("interpolate", []), ("curves", []),
+                   ("sample", ["--save-npy"])]
+
+
+@pytest.mark.parametrize("command,extra", FIGURE_COMMANDS)
+@pytest.mark.parametrize("out,problem", [
+    ("folder.png", "expected the name of a file, got a folder"),
+    ("notes.txt/out.png", "cannot write the file: {file} is a file, not a folder"),
+    ("missing/out.png", "cannot write the file: the folder {tmp}/missing does not exist"),
+])
+def test_figure_commands_refuse_an_out_they_cannot_write(command, extra, out, problem, a_file,
+                                                         run_dir, tmp_path, capsys):
+    (tmp_path / "folder.png").mkdir()
+    before, run_before = tree(tmp_path), tree(run_dir)
+    assert main([command, str(run_dir), "--out", str(tmp_path / out)] + extra) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (f"numpyvae {command}: error: --out {tmp_path / out}: "
+                    + problem.format(file=a_file, tmp=tmp_path))
+    assert tree(tmp_path) == before and tree(run_dir) == run_before
+
+
+def test_figure_command_that_fails_while_writing_says_so_in_one_line(run_dir, tmp_path,
+                                                                     monkeypatch, capsys):
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("numpy.savez", disk_full)
+    out = tmp_path / "latents.npz"
+    assert main(["encode", str(run_dir), "--out", str(out)]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"numpyvae encode: error: {out}: No space left on device"
+    assert list(tmp_path.iterdir()) == []       # the temporary file is gone too
+
+
+# ---------------------------------------------------------------------- divergence
+
+def assert_diverged_run_is_whole(out):
+    """A run that diverged in epoch 1 keeps its epoch-0 start, whole: no partial files."""
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "config.json",
+                                                     "metrics.jsonl"]
+    assert (out / "metrics.jsonl").read_text() == ""
+    open_run(out)                               # the checkpoint reads back
+
+
+def test_divergence_is_one_line_without_numpy_warnings(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--lr", "1e6"] + FAST_TRAIN) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith("numpyvae train: the loss became ") and "--lr" in line
+    assert f"{out / 'checkpoint.npz'}" in line
+    assert_diverged_run_is_whole(out)
+    # only the command turns numpy's warnings off, and only while it trains
+    assert np.geterr()["over"] == "warn"
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        np.float32(3e38) * np.float32(10)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--lr", "1e6", "--hidden", "8"],
+    # the default model, whose optimizer step is split between threads (on 2+ cores with
+    # OpenBLAS), overflowing in every piece of the step: warnings from the other thread too
+    ["--lr", "3e38", "--weight-decay", "1e30"],
+])
+def test_divergence_as_a_user_sees_it(flags, tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "numpyvae", "train", "--out", str(out),
+                             "--epochs", "1", "--quiet", "--no-figures"] + flags,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "RuntimeWarning" not in result.stdout
+    line = one_error_line(result.stderr)
+    assert line.startswith("numpyvae train: the loss became ")
+    assert_diverged_run_is_whole(out)

@@ -6,6 +6,8 @@ checking of flags, so a mistyped flag gets its usual message, not a traceback.
 import argparse
 import sys
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -105,41 +107,81 @@ TRAIN_FLAGS = ("dataset", "hidden", "z_dim", "likelihood", "activation", "sample
 
 
 def cmd_train(args):
-    from .run import Run, RunError
+    from .run import RunError
     from ..train import TrainingDiverged
 
     try:
-        if args.resume:
-            given = [f"--{k.replace('_', '-')}" for k in TRAIN_FLAGS if getattr(args, k) is not None]
-            if given or args.out:
-                raise RunError(f"--resume continues a run with its own settings; "
-                               f"only --epochs and --data-dir may be given with it, not "
-                               f"{', '.join(given + (['--out'] if args.out else []))}")
-            run = Run.resume(args.resume, epochs=args.epochs, data_dir=args.data_dir)
-        else:
-            config = {k: getattr(args, k) for k in TRAIN_FLAGS + ("epochs", "data_dir")
-                      if getattr(args, k) is not None}
-            out = args.out or time.strftime("runs/run-%Y%m%d-%H%M%S")
-            run = Run.start(out, config)
-            print(f"training {run.model} on {run.config['dataset']} "
-                  f"({len(run.data.train_x):,} images) into {out}")
-        status = run.train(progress=not args.quiet)
+        run = _resumed_run(args) if args.resume else _new_run(args)
+        with _floating_point_warnings_off():
+            status = run.train(progress=not args.quiet)
+        if status == "done" and not args.no_figures:
+            for path in run.write_figures():
+                print(f"wrote {path}")
     except (RunError, ValueError) as err:
         print(f"numpyvae train: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:
         print(f"numpyvae train: {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        print(f"numpyvae train: error: {_os_error_text(err)}", file=sys.stderr)
+        return 1
     if status == "interrupted":
         p = run.position
         print(f"interrupted: checkpoint saved at epoch {p['epoch'] + 1}, batch {p['batch']}; "
               f"resume with `numpyvae train --resume {run.folder}`", file=sys.stderr)
         return 130
-    if not args.no_figures:
-        for path in run.write_figures():
-            print(f"wrote {path}")
     print(f"done: {run.folder}")
     return 0
+
+
+def _new_run(args):
+    """A new run with the flags given, in --out (checked first) or runs/run-DATE-TIME."""
+    from ..files import check_folder_target
+    from .run import Run
+
+    config = {k: getattr(args, k) for k in TRAIN_FLAGS + ("epochs", "data_dir")
+              if getattr(args, k) is not None}
+    out = args.out or time.strftime("runs/run-%Y%m%d-%H%M%S")
+    check_folder_target("--out", out)
+    run = Run.start(out, config)
+    print(f"training {run.model} on {run.config['dataset']} "
+          f"({len(run.data.train_x):,} images) into {out}")
+    return run
+
+
+def _resumed_run(args):
+    """The run of --resume; any flag but --epochs and --data-dir is refused."""
+    from .run import Run, RunError
+
+    given = [f"--{k.replace('_', '-')}" for k in TRAIN_FLAGS if getattr(args, k) is not None]
+    if given or args.out:
+        raise RunError(f"--resume continues a run with its own settings; "
+                       f"only --epochs and --data-dir may be given with it, not "
+                       f"{', '.join(given + (['--out'] if args.out else []))}")
+    return Run.resume(args.resume, epochs=args.epochs, data_dir=args.data_dir)
+
+
+@contextmanager
+def _floating_point_warnings_off():
+    """numpy's overflow, divide-by-zero and invalid-value warnings off while training.
+
+    A loss that becomes NaN or infinite stops training with TrainingDiverged and its one
+    clear message; the warnings on the way there would only bury it. np.errstate covers this
+    thread; the filter covers the optimizer's worker threads, which start with numpy's
+    default error state. Library users keep numpy's warnings: only the command does this.
+    """
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"numpyvae\.")
+        yield
+
+
+def _os_error_text(err):
+    """An OSError as "PATH: PROBLEM", the way shell commands report one."""
+    if err.filename is None:
+        return err.strerror or str(err)
+    return f"{err.filename}: {err.strerror}"
 
 
 def add_train_parser(sub):
@@ -252,8 +294,13 @@ def _images_from(path, model):
     return x
 
 
-def _default_out(args, name):
-    return args.out or str(Path(args.run_dir) / name)
+def _out_file(args, default_name):
+    """Where the command writes: --out, else RUN_DIR/default_name; checked before any work."""
+    from ..files import check_file_target
+
+    out = args.out or str(Path(args.run_dir) / default_name)
+    check_file_target("--out" if args.out else "output file", out)
+    return out
 
 
 def _save(fig, path):
@@ -268,7 +315,7 @@ def cmd_sample(args):
     from .plots import plot_samples
 
     model, _ = _open(args)
-    out = _default_out(args, "samples.png")
+    out = _out_file(args, "samples.png")
     _save(plot_samples(model, args.n, np.random.default_rng(args.seed), draws=args.draws), out)
     if args.save_npy:
         # the same z as the figure: the same seed, and generate draws z first
@@ -285,9 +332,9 @@ def cmd_reconstruct(args):
     from .plots import plot_reconstructions
 
     model, config = _open(args)
+    out = _out_file(args, "reconstructions.png")
     x = _images_from(args.input, model) if args.input else _test_set(config, args)[0]
-    _save(plot_reconstructions(model, x, n=min(args.n, len(x))),
-          _default_out(args, "reconstructions.png"))
+    _save(plot_reconstructions(model, x, n=min(args.n, len(x))), out)
     return 0
 
 
@@ -296,6 +343,7 @@ def cmd_encode(args):
     from ..inference import latent_factors
 
     model, config = _open(args)
+    out = _out_file(args, "latents.npz")
     labels = None
     if args.input:
         x = _images_from(args.input, model)
@@ -305,7 +353,6 @@ def cmd_encode(args):
     arrays = {"mu": mu, "sigma": sigma}
     if labels is not None:
         arrays["labels"] = labels
-    out = _default_out(args, "latents.npz")
     with atomic_write(out) as f:
         np.savez(f, **arrays)
     print(f"wrote {out}: mu and sigma of q(z|x), each {mu.shape}"
@@ -321,8 +368,8 @@ def cmd_manifold(args):
         raise ValueError(f"manifold needs z_dim = 2; this model has z_dim = {model.z_dim}. "
                          f"Use `numpyvae scatter`, which projects onto two principal "
                          f"components, or train with --z-dim 2")
-    _save(plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing),
-          _default_out(args, "manifold.png"))
+    out = _out_file(args, "manifold.png")
+    _save(plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing), out)
     return 0
 
 
@@ -330,10 +377,11 @@ def cmd_scatter(args):
     from .plots import plot_scatter
 
     model, config = _open(args)
+    out = _out_file(args, "scatter.png")
     x, labels = _test_set(config, args)
     if args.limit:
         x, labels = x[:args.limit], labels[:args.limit]
-    _save(plot_scatter(model, x, labels), _default_out(args, "scatter.png"))
+    _save(plot_scatter(model, x, labels), out)
     return 0
 
 
@@ -341,13 +389,13 @@ def cmd_interpolate(args):
     from .plots import plot_interpolation
 
     model, config = _open(args)
+    out = _out_file(args, "interpolation.png")
     x, _ = _test_set(config, args)
     for flag, index in (("--from", args.start), ("--to", args.end)):
         if not 0 <= index < len(x):
             raise ValueError(f"{flag} must be the index of a test image, 0 to {len(x) - 1}; "
                              f"got {index}")
-    _save(plot_interpolation(model, x[args.start], x[args.end], steps=args.steps),
-          _default_out(args, "interpolation.png"))
+    _save(plot_interpolation(model, x[args.start], x[args.end], steps=args.steps), out)
     return 0
 
 
@@ -356,16 +404,18 @@ def cmd_curves(args):
     from .run import METRICS, read_metrics
 
     _open(args)
+    out = _out_file(args, "curves.png")
     path = Path(args.run_dir) / METRICS
     metrics = read_metrics(path) if path.exists() else []
     if not metrics:
         raise ValueError(f"{path} has no finished epoch yet: nothing to plot")
-    _save(plot_curves(metrics), _default_out(args, "curves.png"))
+    _save(plot_curves(metrics), out)
     return 0
 
 
 def _run_command(func):
-    """Wrap a figure command: a bad run folder or input is a message and exit code 2."""
+    """Wrap a figure command: a bad run folder, input or --out is a message and exit code 2,
+    a file that could not be read or written a message and exit code 1."""
     def wrapped(args):
         from .run import RunError
         try:
@@ -373,6 +423,9 @@ def _run_command(func):
         except (RunError, ValueError) as err:
             print(f"numpyvae {args.command}: error: {err}", file=sys.stderr)
             return 2
+        except OSError as err:
+            print(f"numpyvae {args.command}: error: {_os_error_text(err)}", file=sys.stderr)
+            return 1
     return wrapped
 
 

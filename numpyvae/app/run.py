@@ -10,10 +10,12 @@ A run folder holds:
 """
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,7 @@ import numpy as np
 from .. import __version__
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..evaluate import evaluate_elbo, importance_weighted_log_likelihood
-from ..files import atomic_write
+from ..files import atomic_write, check_folder_target
 from ..train import Trainer, TrainingDiverged
 from ..vae import VAE
 
@@ -94,6 +96,8 @@ class Run:
         """A new run in ``folder`` (created; it must not hold a run already).
 
         ``config`` holds any of the keys of :data:`DEFAULTS`; the others take their defaults.
+        A folder that cannot be created or written raises RunError before any work; a failure
+        while the run's first files are written (OSError) removes them again.
         """
         unknown = sorted(set(config) - set(DEFAULTS), key=str)
         if unknown:
@@ -101,10 +105,14 @@ class Run:
                              f"configuration are {sorted(DEFAULTS)}")
         config = {**DEFAULTS, **config}
         folder = Path(folder)
+        try:
+            check_folder_target("run folder", folder)
+        except ValueError as err:
+            raise RunError(str(err)) from None
         if (folder / CHECKPOINT).exists() or (folder / CONFIG).exists():
             raise RunError(f"{folder} already holds a run; resume it with "
                            f"`numpyvae train --resume {folder}` or choose another --out")
-        data = load_data(config)                  # first, so that a data problem fails early
+        data = load_data(config)                  # before the folder: a data problem fails early
         model = VAE(data[0].train_x.shape[1], config["z_dim"], hidden=config["hidden"],
                     likelihood=config["likelihood"], activation=config["activation"],
                     dtype=np.dtype(config["dtype"]).type, seed=config["seed"],
@@ -112,12 +120,12 @@ class Run:
         optimizer = make_optimizer_for(model, config)
         position = {"epoch": 0, "batch": 0, "totals": None, "train_seconds": 0.0}
         run = cls(folder, config, model, optimizer, position, data, log)
-        folder.mkdir(parents=True, exist_ok=True)
-        document = {"numpyvae": __version__, "numpy": np.__version__, **config}
-        with atomic_write(folder / CONFIG, "w") as f:
-            json.dump(document, f, indent=2)
-        _write_metrics(folder / METRICS, [])
-        run.save()      # epoch 0: a checkpoint to fall back on if the first epoch diverges
+        with _undone_on_failure(folder, (CONFIG, METRICS, CHECKPOINT)):
+            document = {"numpyvae": __version__, "numpy": np.__version__, **config}
+            with atomic_write(folder / CONFIG, "w") as f:
+                json.dump(document, f, indent=2)
+            _write_metrics(folder / METRICS, [])
+            run.save()  # epoch 0: a checkpoint to fall back on if the first epoch diverges
         return run
 
     @classmethod
@@ -241,6 +249,27 @@ def write_figures(folder, model, data, metrics, seed=0):
         plots.save_figure(fig, folder / name)
         paths.append(folder / name)
     return paths
+
+
+@contextmanager
+def _undone_on_failure(folder, names):
+    """Create ``folder`` (and its missing parents) for the files ``names`` written in the block.
+
+    If the block fails, the files of ``names`` that it wrote and the folders that were created
+    are removed again: a run that could not be started leaves nothing half-written behind.
+    """
+    created = [p for p in (folder, *folder.parents) if not p.exists()]    # innermost first
+    existed = {name for name in names if (folder / name).exists()}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield
+    except BaseException:
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)
+        else:
+            for name in set(names) - existed:
+                (folder / name).unlink(missing_ok=True)
+        raise
 
 
 def _write_metrics(path, records):
