@@ -39,11 +39,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))          # this checkout's numpyvae, before any installed one
-import numpyvae  # noqa: E402  (before numpy: it sets up OpenBLAS's threads)
+import numpyvae  # noqa: E402
 
-MODULES = ("vae", "optim", "train", "datasets", "parallel")
+# Before anything imports numpy: OpenBLAS's idle threads must sleep soon for the optimizer's
+# two threads to pay, and OpenBLAS reads that setting when numpy loads it.
+numpyvae.configure_openblas()
+
+MODULES = ("vae", "optim", "train", "datasets")
 for _module in MODULES:
     __import__(f"numpyvae.{_module}")
+from numpyvae.engine import threads  # noqa: E402
+
+# The module of the optimizer's threads: numpyvae.engine.threads, or in revisions before the
+# package's engine/ folder, numpyvae.parallel.
+THREADS_MODULES = ("engine.threads", "parallel")
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import benchmark  # noqa: E402  (its epoch_in_parts: an epoch a few batches at a time)
@@ -61,21 +70,35 @@ def export_revision(revision, folder, repo=ROOT):
     (Path(folder) / "numpyvae").rename(Path(folder) / "numpyvae_base")
 
 
+def threads_module_name(package_folder):
+    """Which of THREADS_MODULES the package in ``package_folder`` has."""
+    for module in THREADS_MODULES:
+        if (Path(package_folder) / (module.replace(".", "/") + ".py")).exists():
+            return module
+    expected = " or ".join(module.replace(".", "/") + ".py" for module in THREADS_MODULES)
+    raise SystemExit(f"ab_step.py: the package in {package_folder} has no module for the "
+                     f"optimizer's threads; expected {expected}")
+
+
 def import_package(name, folder):
     """The package ``name`` from ``folder`` (a fresh import), with the optimizer's threads
     switched as in this checkout's package: the second copy loads after numpy, too late to
-    set OpenBLAS up itself."""
+    tell on its own whether OpenBLAS was set up for them."""
     for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
         del sys.modules[module]                   # a copy imported before
+    threads_module = threads_module_name(Path(folder) / name)
     sys.path.insert(0, str(folder))
     try:
         __import__(name)
-        for module in MODULES:
+        for module in MODULES + (threads_module,):
             __import__(f"{name}.{module}")
     finally:
         sys.path.remove(str(folder))
     package = sys.modules[name]
-    package.parallel.ENABLED = numpyvae.parallel.ENABLED
+    if threads_module == "parallel":
+        package.parallel.ENABLED = threads.enabled()
+    else:
+        package.engine.threads.FORCE = threads.enabled()
     return package
 
 
@@ -148,7 +171,7 @@ def main(argv=None):
         shutil.rmtree(folder)
     geometric = math.exp(statistics.fmean(math.log(r) for r in ratios))
     print(f"{args.pairs} pairs of {args.block}-step blocks on {dataset}, optimizer threads "
-          f"{'on' if numpyvae.parallel.ENABLED else 'off'}")
+          f"{'on' if threads.enabled() else 'off'}")
     print(f"this checkout: {ours * 1e3:.3f} ms per step (median); {label}: "
           f"{theirs * 1e3:.3f} ms")
     print(f"ratio this checkout / {label}: median {statistics.median(ratios):.4f}, "

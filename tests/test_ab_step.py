@@ -69,8 +69,27 @@ def test_a_revision_is_exported_and_imported_under_another_name(tmp_path):
     assert (out / "numpyvae_base" / "MARK.txt").exists()
     base = ab_step.import_package("numpyvae_base", out)
     assert Path(base.__file__).parent == out / "numpyvae_base"
+    assert base.engine.threads.enabled() == ab_step.threads.enabled()
     x = np.zeros((3, 784), dtype=np.float32)
     assert ab_step.make_trainer(base, x, seed=0).model.x_dim == 784
+
+
+def test_a_revision_before_the_engine_folder_gets_its_threads_switched_too(tmp_path):
+    # The modules ab_step imports, as in revisions whose threads were numpyvae.parallel.
+    package = tmp_path / "numpyvae_old"
+    package.mkdir()
+    for module in ab_step.MODULES + ("__init__",):
+        (package / f"{module}.py").write_text("")
+    (package / "parallel.py").write_text("ENABLED = None\n")
+    old = ab_step.import_package("numpyvae_old", tmp_path)
+    assert old.parallel.ENABLED is ab_step.threads.enabled()
+
+
+def test_a_package_without_a_threads_module_is_refused(tmp_path):
+    (tmp_path / "numpyvae_none").mkdir()
+    with pytest.raises(SystemExit, match="no module for the optimizer's threads; expected "
+                                         "engine/threads.py or parallel.py"):
+        ab_step.import_package("numpyvae_none", tmp_path)
 
 
 def test_an_unknown_revision_is_refused_with_gits_reason():
