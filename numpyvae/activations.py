@@ -19,6 +19,7 @@ def identity_forward(a):
 
 
 def identity_backward(dy, cache):
+    """dL/da of the identity, eqs. (27), (28); the cache is None."""
     # BEGIN SOLUTION
     return dy                                      # eq. (28): f'(a) = 1
     # END SOLUTION
@@ -30,6 +31,7 @@ def relu_forward(a):
 
 
 def relu_backward(dy, cache):
+    """dL/da of relu, eqs. (27), (29); the cache is y = f(a)."""
     y = cache
     # BEGIN SOLUTION
     return dy * (y > 0)                            # eq. (29): f'(a) = 1[a > 0]
@@ -42,6 +44,7 @@ def leaky_relu_forward(a):
 
 
 def leaky_relu_backward(dy, cache):
+    """dL/da of leaky relu, eqs. (27), (30); the cache is y = f(a)."""
     y = cache
     # BEGIN SOLUTION
     return np.where(y > 0, dy, LEAKY_RELU_SLOPE * dy)  # eq. (30): f'(a) = 1 or slope
@@ -55,6 +58,7 @@ def elu_forward(a):
 
 
 def elu_backward(dy, cache):
+    """dL/da of elu, eqs. (27), (31); the cache is y = f(a)."""
     y = cache
     # BEGIN SOLUTION
     return np.where(y > 0, dy, dy * (y + ELU_ALPHA))  # eq. (31): f'(a) = f(a) + alpha, a <= 0
@@ -67,6 +71,7 @@ def tanh_forward(a):
 
 
 def tanh_backward(dy, cache):
+    """dL/da of tanh, eqs. (27), (32); the cache is y = f(a)."""
     y = cache
     # BEGIN SOLUTION
     return dy * (1 - y * y)                        # eq. (32): f'(a) = 1 - tanh(a)^2
@@ -79,6 +84,7 @@ def sigmoid_forward(a):
 
 
 def sigmoid_backward(dy, cache):
+    """dL/da of the sigmoid, eqs. (27), (33); the cache is y = f(a)."""
     y = cache
     # BEGIN SOLUTION
     return dy * y * (1 - y)                        # eq. (33): f'(a) = s(a) (1 - s(a))
@@ -90,6 +96,7 @@ def softplus_forward(a):
 
 
 def softplus_backward(dy, cache):
+    """dL/da of softplus, eqs. (27), (34); the cache is a."""
     a = cache
     # BEGIN SOLUTION
     return dy * sigmoid(a)                         # eq. (34): f'(a) = sigmoid(a)

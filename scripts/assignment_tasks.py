@@ -68,7 +68,7 @@ TASKS = (
         Function("numpyvae/likelihoods/bernoulli.py", "bernoulli_nll_backward", (18,),
                  "return dL/dlogits of shape (..., B, D) from dnll (..., B), x and the "
                  "logits"),
-    ), points=3, minutes=20, builds_on=(), integration=False),
+    ), points=4, minutes=20, builds_on=(), integration=False),
     Task("gaussian", "the Gaussian likelihood's gradients", (
         Function("numpyvae/likelihoods/gaussian.py", "gaussian_nll_backward", (20, 21),
                  "compute dmean and dsigma, each of shape (..., B, D); dnll is already "

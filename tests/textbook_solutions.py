@@ -22,7 +22,8 @@ da[y <= 0] = 0
 return da
 """,
     ("numpyvae/activations.py", "leaky_relu_backward"): """
-return dy * np.where(y > 0, 1.0, LEAKY_RELU_SLOPE)
+slope = np.where(y > 0, 1.0, LEAKY_RELU_SLOPE).astype(dy.dtype)
+return dy * slope
 """,
     ("numpyvae/activations.py", "elu_backward"): """
 slope = np.where(y > 0, 1.0, y + ELU_ALPHA)
