@@ -11,7 +11,6 @@ Otherwise everything runs in the calling thread.
 """
 import functools
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -84,27 +83,10 @@ def run(tasks):
     try:
         tasks[0]()
     finally:
-        _spin_until_done(futures)
         for future in futures:
             future.exception()      # wait for every task, even when this thread's failed
     for future in futures:
         future.result()             # raises a task's error
-
-
-# How long the calling thread polls for the pool's tasks before it sleeps on them.
-SPIN_SECONDS = 5e-4
-
-
-def _spin_until_done(futures):
-    """Poll ``futures`` for up to SPIN_SECONDS, yielding the GIL between polls.
-
-    A thread put to sleep on a future wakes 0.05-0.1 ms after it is done on a virtual
-    machine; the other core's share of an elementwise update usually ends within a few
-    tens of microseconds of this thread's, so a short poll saves that wake-up.
-    """
-    deadline = time.perf_counter() + SPIN_SECONDS
-    while not all(f.done() for f in futures) and time.perf_counter() < deadline:
-        time.sleep(0)
 
 
 def elementwise(function, arrays):
