@@ -7,7 +7,6 @@ K = 5000 is the standard in the literature. Both are reported in nats per exampl
 import numpy as np
 
 from . import validate
-from .engine import threads
 from .likelihoods.gaussian import LOG_2PI
 from .reparam import reparameterize_forward
 
@@ -42,30 +41,10 @@ def log_weights(model, x, v):
     mu, sigma = model.encoder.forward(x)
     z, _ = reparameterize_forward(mu, sigma, v)                         # eq. (9)
     decoded = model.decoder.forward(z, mean=False)
-    log_px_given_z = -_nll_on_all_cores(model.likelihood, x, decoded)
+    log_px_given_z = -model.likelihood.nll(x, decoded)                 # on every core
     log_pz = np.sum(-0.5 * LOG_2PI - 0.5 * z * z, axis=-1)             # eq. (38)
     log_qz = np.sum(-0.5 * LOG_2PI - np.log(sigma) - 0.5 * v * v, axis=-1)   # eq. (37)
     return log_px_given_z.astype(np.float64) + log_pz - log_qz
-
-
-def _nll_on_all_cores(likelihood, x, decoded):
-    """``likelihood.nll(x, decoded)`` for decoder outputs of shape (k, B, D), the k samples
-    split between the cores (:mod:`numpyvae.engine.threads`). Each sample's value is computed on its
-    own, so the result is the same, bit for bit, as in one piece; with thousands of samples
-    the elementwise work is about 40% of an evaluation, and threads pay at this size."""
-    k, B, D = decoded[likelihood.heads[0]].shape
-    parts = threads.rows(k, B * D)
-    if len(parts) == 1:
-        return likelihood.nll(x, decoded)
-    out = np.empty((k, B), dtype=decoded[likelihood.heads[0]].dtype)
-
-    def part(rows):
-        piece = {name: a[rows] if isinstance(a, np.ndarray) and a.ndim == 3 else a
-                 for name, a in decoded.items()}
-        out[rows] = likelihood.nll(x, piece)
-
-    threads.run([lambda rows=rows: part(rows) for rows in parts])
-    return out
 
 
 def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=100,

@@ -55,7 +55,7 @@ def test_threaded_steps_equal_one_thread_bit_for_bit(name, kwargs, monkeypatch):
             opt.step({"theta": g.copy()})
         results.append((theta, opt.state_dict()))
     (a, sa), (b, sb) = results
-    assert pieces == [2] * len(grads)                  # only the threaded run split the work
+    assert pieces == [1] * len(grads) + [2] * len(grads)   # one share per core
     assert np.array_equal(a, b)
     assert all(np.array_equal(sa[k], sb[k]) for k in sa)
     assert not np.array_equal(a, start)
@@ -72,6 +72,21 @@ def test_elementwise_passes_none_through_and_runs_strided_arrays_whole(monkeypat
     strided = np.zeros((2, 3 * threads.MIN_CHUNK))[:, ::2]
     threads.elementwise(lambda x: seen.append(x.shape), [strided])
     assert seen == [strided.shape]
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_each_share_is_updated_in_pieces_that_cover_it_once(enabled, monkeypatch):
+    monkeypatch.setattr(threads, "FORCE", enabled)
+    monkeypatch.setattr(threads, "_cores", lambda: 2)
+    monkeypatch.setattr(threads, "MAX_PIECE", 1000)
+    a = np.zeros((7, 901))                             # 6307 entries
+
+    def count(piece):
+        assert piece.size <= 1000
+        piece += 1
+
+    threads.elementwise(count, [a])
+    assert np.array_equal(a, np.ones_like(a))
 
 
 def test_run_waits_for_every_task_even_when_this_threads_work_fails(monkeypatch):
@@ -161,3 +176,28 @@ def test_the_numpyvae_command_sets_the_timeout_before_numpy_loads():
     proc = _python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[-2:] == ["True", "19"], proc.stdout
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian-fixed"])
+def test_the_likelihood_over_the_cores_gives_the_same_loss_and_gradients_bit_for_bit(
+        likelihood, monkeypatch):
+    from numpyvae.vae import VAE
+
+    model = VAE(6, 3, hidden=(4,), likelihood=likelihood, seed=1,
+                mean_activation="sigmoid" if likelihood == "gaussian" else "identity")
+    rng = np.random.default_rng(2)
+    x = rng.random((9, 6), dtype=np.float32)
+    v = rng.standard_normal((5, 9, 3), dtype=np.float32)
+    monkeypatch.setattr(threads, "_cores", lambda: 2)
+    results, split = [], []
+    run = threads.run
+    monkeypatch.setattr(threads, "run", lambda tasks: (split.append(len(tasks)), run(tasks)))
+    for enabled, min_chunk in ((False, threads.MIN_CHUNK), (True, 1)):
+        monkeypatch.setattr(threads, "FORCE", enabled)
+        monkeypatch.setattr(threads, "MIN_CHUNK", min_chunk)
+        loss, grads = model.loss_and_grad(x, v)
+        results.append((loss, grads))
+    assert 2 in split                                  # the examples were split in two
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == loss_b
+    assert all(np.array_equal(grads_a[k], grads_b[k]) for k in grads_a)

@@ -1,4 +1,4 @@
-"""Elementwise work on both cores: the optimizer's step, and the likelihood in evaluations.
+"""Elementwise work on both cores: the optimizer's step, and the likelihood's loss and gradient.
 
 numpy's elementwise operations run on one core, but they release the GIL, so the pieces of a
 long vector can be updated at the same time from several threads, with the same result, bit
@@ -19,6 +19,12 @@ from . import openblas
 
 # Below this many entries a thread costs more than it saves.
 MIN_CHUNK = 1 << 16
+# The largest piece an update rule is called on. The rules make temporary arrays the size of
+# their piece, and pieces of at most 2^18 entries (1 MB of float32) made the training step
+# 2% faster for the default network (a thread's share cut in two) and 6% faster for
+# 784-500-500-20 (in three), measured in paired blocks of steps; pieces of a quarter of the
+# default's share were 3% slower.
+MAX_PIECE = 1 << 18
 _ALIGN = 16                     # piece edges on 64-byte boundaries for float32
 
 # True or False overrides what enabled() finds (the tests use it); None leaves it to enabled().
@@ -90,7 +96,7 @@ def run(tasks):
 
 
 def elementwise(function, arrays):
-    """Call ``function(*pieces)`` on matching pieces of equally shaped arrays, one per core.
+    """Call ``function(*pieces)`` on matching pieces of equally shaped arrays, on every core.
 
     Parameters
     ----------
@@ -99,20 +105,62 @@ def elementwise(function, arrays):
         optimizer's update rule.
     arrays : sequence of ndarray or None
         Arrays of one shape; None entries are passed through as None. When all are
-        C-contiguous and long enough, each thread gets the same slice of every array,
-        flattened; otherwise ``function`` runs once on the whole arrays, in this thread.
+        C-contiguous, they are flattened and each thread gets the same share of every
+        array (one share when threads are off or the arrays are short), which it updates in
+        pieces of at most MAX_PIECE entries; otherwise ``function`` runs once on the whole
+        arrays, in this thread.
     """
     present = [a for a in arrays if a is not None]
-    size = present[0].size
     if not all(a.flags.c_contiguous for a in present):
         function(*arrays)
         return
-    pieces = chunks(size)
-    if len(pieces) == 1:
-        function(*arrays)
-        return
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
 
-    def task(piece):
-        function(*(None if a is None else a.reshape(-1)[piece] for a in arrays))
+    def task(share):
+        n = share.stop - share.start
+        parts = -(-n // MAX_PIECE)
+        for i in range(parts):
+            piece = slice(share.start + n * i // parts, share.start + n * (i + 1) // parts)
+            function(*(None if a is None else a[piece] for a in flat))
 
-    run([functools.partial(task, piece) for piece in pieces])
+    run([functools.partial(task, share) for share in chunks(present[0].size)])
+
+
+def over_examples(function, x, decoded, dnll=None):
+    """``function(x, decoded)``, or ``function(dnll, x, decoded)``, with the B examples split
+    between the cores when there is enough work.
+
+    Parameters
+    ----------
+    function : callable
+        A likelihood's loss, returning an array (..., B), or its gradient, returning a dict of
+        arrays (..., B, D). Its work is elementwise over the examples: each example's numbers
+        are computed on their own, so the split changes no number.
+    x : ndarray, shape (B, D)
+    decoded : dict
+        The decoder's output: arrays (..., B, D) are split along their examples' axis, other
+        values (scalars, None) are passed whole.
+    dnll : ndarray, shape (..., B), optional
+        The gradient's seed, split like the examples.
+
+    Returns
+    -------
+    What ``function`` returns, its pieces put together along the examples' axis.
+    """
+    B = x.shape[0]
+    size = next(v.size for v in decoded.values() if isinstance(v, np.ndarray))
+    parts = rows(B, size // max(B, 1))
+    if len(parts) == 1:
+        return function(x, decoded) if dnll is None else function(dnll, x, decoded)
+    results = [None] * len(parts)
+
+    def task(i, part):
+        piece = {k: v[..., part, :] if isinstance(v, np.ndarray) and v.ndim >= 2 else v
+                 for k, v in decoded.items()}
+        results[i] = (function(x[part], piece) if dnll is None
+                      else function(dnll[..., part], x[part], piece))
+
+    run([functools.partial(task, i, part) for i, part in enumerate(parts)])
+    if isinstance(results[0], dict):
+        return {k: np.concatenate([r[k] for r in results], axis=-2) for k in results[0]}
+    return np.concatenate(results, axis=-1)

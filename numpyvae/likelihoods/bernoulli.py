@@ -8,6 +8,7 @@ or 1.
 import numpy as np
 
 from ..stable import sigmoid, softplus
+from .base import Likelihood
 
 
 def bernoulli_nll_forward(x, logits):
@@ -48,7 +49,7 @@ def bernoulli_nll_backward(dnll, cache):
     # END SOLUTION
 
 
-class Bernoulli:
+class Bernoulli(Likelihood):
     """The Bernoulli likelihood as the model uses it: one head, the logits."""
 
     name = "bernoulli"
@@ -70,12 +71,11 @@ class Bernoulli:
             return {"logits": heads["logits"]}
         return {"logits": heads["logits"], "mean": sigmoid(heads["logits"])}
 
-    def nll(self, x, decoded):
+    def _nll(self, x, decoded):
         nll, _ = bernoulli_nll_forward(x, decoded["logits"])
         return nll
 
-    def nll_backward(self, dnll, x, decoded):
-        """dL/d(head outputs), as a dict keyed like ``heads``."""
+    def _nll_backward(self, dnll, x, decoded):
         return {"logits": bernoulli_nll_backward(dnll, (x, decoded["logits"]))}
 
     def sample(self, decoded, rng):

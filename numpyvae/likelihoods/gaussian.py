@@ -13,6 +13,7 @@ import numpy as np
 
 from ..activations import get_activation
 from ..sigma import softplus_backward, softplus_forward
+from .base import Likelihood
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -58,7 +59,7 @@ def gaussian_nll_backward(dnll, cache):
     return dmean, dsigma
 
 
-class Gaussian:
+class Gaussian(Likelihood):
     """The Gaussian likelihood as the model uses it.
 
     Parameters
@@ -106,12 +107,11 @@ class Gaussian:
         return {"mean": mean, "sigma": sigma,
                 "_mean_cache": mean_cache, "_sigma_cache": sigma_cache}
 
-    def nll(self, x, decoded):
+    def _nll(self, x, decoded):
         nll, _ = gaussian_nll_forward(x, decoded["mean"], self._sigma(decoded))
         return nll
 
-    def nll_backward(self, dnll, x, decoded):
-        """dL/d(head outputs), as a dict keyed like ``heads``."""
+    def _nll_backward(self, dnll, x, decoded):
         cache = (x, decoded["mean"], self._sigma(decoded))
         dmean, dsigma = gaussian_nll_backward(dnll, cache)
         grads = {"mean": self.mean_activation.backward(dmean, decoded["_mean_cache"])}  # eq. (27)
