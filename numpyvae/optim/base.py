@@ -191,8 +191,8 @@ class Optimizer:
                 if not np.isfinite(arr).all():
                     raise ValueError(f"state[{key!r}] must be finite; it has inf or nan")
                 if kind in self._NONNEGATIVE_STATE and (arr < 0).any():
-                    raise ValueError(f"state[{key!r}] must be >= 0 (it accumulates squared gradients); "
-                                     f"got a minimum of {arr.min()}")
+                    raise ValueError(f"state[{key!r}] must be >= 0 (it accumulates squared "
+                                     f"gradients); got a minimum of {arr.min()}")
                 arrays.append((target, arr))
         for target, arr in arrays:
             target[...] = arr
