@@ -2,7 +2,7 @@
 
     python scripts/step_anatomy.py                              # both, on mnist-mini
     python scripts/step_anatomy.py --data-dir ../shared/data/mnist --steps 400 --pairs 400
-    python scripts/step_anatomy.py --measure openblas           # device d, two processes
+    python scripts/step_anatomy.py --measure openblas           # device d, fresh processes
     python scripts/step_anatomy.py --hidden 500 500 --activation tanh --json anatomy.json
 
 The configuration is the pytorch/examples VAE unless flags change it: 784-400-20, relu,
@@ -49,13 +49,18 @@ None of the three changes a number: the trainers of a pair start from the same s
 script reports whether they end with the same parameters, bit for bit.
 
 d. ``OPENBLAS_THREAD_TIMEOUT=19`` (``numpyvae/engine/openblas.py``, ``--measure openblas``).
-   OpenBLAS reads it once, when numpy loads, so this takes two processes: the default trains
-   in one started with the variable and in one started without it (where the optimizer's
-   threads switch themselves off too: what a notebook gets without
-   ``numpyvae.configure_openblas()``). They take turns in blocks of ``--openblas-block``
-   steps, with PAUSE_SECONDS untimed between turns so that neither starts while the other's
-   OpenBLAS threads still spin, and one untimed step at the start of each turn. Two
-   processes see more noise than one; its interval says how much.
+   OpenBLAS reads it once, when numpy loads, so this is measured in fresh processes. Each of
+   ``--openblas-rounds`` rounds starts one process without the variable (where the
+   optimizer's threads switch themselves off too: what a notebook gets without
+   ``numpyvae.configure_openblas()``) and one with it, one after the other, alternating
+   which goes first, with PAUSE_SECONDS between processes. Each loads the data, builds the
+   default, trains ``--openblas-warmup`` steps untimed and ``--openblas-steps`` timed, and
+   prints its time per step and a checksum of its parameters. Reported: the median over the
+   rounds of each setting's time per step, with its min and max, their ratio (without /
+   with), the interval of the rounds' ratios, and whether every process ended with the
+   same parameters. Two long-lived processes taking turns would read it wrongly: after its
+   turn, a process without the variable leaves its OpenBLAS threads spinning for about
+   0.1 s, which slows the other's next steps.
 
 Timings on a shared machine drift by tens of percent within minutes; only the paired ratios
 are meant to be compared, never absolute times from different runs.
@@ -67,10 +72,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))          # this checkout's numpyvae, before any installed one
 import numpyvae  # noqa: E402
 
-# A worker of the two-process comparison gets OPENBLAS_THREAD_TIMEOUT, or not, from the
-# environment its parent gives it; everything else sets it here, before numpy is imported.
-WORKER_FLAG = "--openblas-worker"
-if WORKER_FLAG not in sys.argv[1:]:
+# A fresh process of device d gets OPENBLAS_THREAD_TIMEOUT, or not, from the environment
+# its parent gives it; everything else sets it here, before numpy is imported.
+CHILD_FLAG = "--openblas-child"
+if CHILD_FLAG not in sys.argv[1:]:
     numpyvae.configure_openblas()
 
 import argparse  # noqa: E402
@@ -96,7 +101,7 @@ from numpyvae.vae import VAE  # noqa: E402
 
 WARMUP_STEPS = 20           # steps of each trainer before the anatomy records
 WARMUP_PAIRS = 3            # pairs of blocks before an ablation records
-PAUSE_SECONDS = 0.15        # untimed between two processes' turns: OpenBLAS's default
+PAUSE_SECONDS = 0.3         # between device d's fresh processes: OpenBLAS's default
                             # timeout, 2^28 cycles, keeps its threads spinning about 0.1 s
 MEASUREMENTS = ("anatomy", "ablation", "openblas")
 
@@ -588,7 +593,7 @@ DEVICES = (
            "name 'theta'", _per_array_adam),
 )
 OPENBLAS_DEVICE = Device(
-    "d", "OPENBLAS_THREAD_TIMEOUT=19 (two processes)",
+    "d", "OPENBLAS_THREAD_TIMEOUT=19 (fresh processes)",
     "numpyvae/engine/openblas.py (set by the numpyvae command, configure_openblas())", "no",
     "a setting of the process, made by the program; a notebook that does not call "
     "numpyvae.configure_openblas() before numpy runs the optimizer in one thread", None)
@@ -622,120 +627,94 @@ def measure_ablation(config, train_x, pairs, block):
             for device in (CONTROL, *DEVICES)]
 
 
-# ---------------------------------------------------------------------- two processes
+# ---------------------------------------------------------------------- fresh processes
 
-class Worker:
-    """A process that trains the default, block by block, when asked (device d), started
-    with the command line ``argv`` in the environment ``env``."""
-
-    def __init__(self, label, argv, env):
-        self.label = label
-        self.process = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.info = None
-
-    def wait_ready(self):
-        """Wait for the worker's first line: its OpenBLAS setting and optimizer threads."""
-        self.info = self._answer()
-
-    def _answer(self):
-        line = self.process.stdout.readline()
-        if not line:
-            code = self.process.wait()
-            raise RuntimeError(f"the worker {self.label} stopped (exit status {code}); its "
-                               f"error is above")
-        return json.loads(line)
-
-    def ask(self, command):
-        """Send one command (``block`` or ``digest``) and return the worker's answer."""
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self._answer()
-
-    def close(self):
-        """End the worker: it stops when its input closes."""
-        if self.process.stdin and not self.process.stdin.closed:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
-
-
-def worker_argv(args):
-    """The command line of a worker with the configuration and data of ``args``."""
-    argv = [sys.executable, str(Path(__file__).resolve()), WORKER_FLAG,
+def child_argv(args):
+    """The command line of a fresh process that trains the default with the configuration,
+    data and step counts of ``args`` (:func:`run_child`)."""
+    argv = [sys.executable, str(Path(__file__).resolve()), CHILD_FLAG,
             "--hidden", *(str(h) for h in args.hidden), "--z-dim", str(args.z_dim),
             "--samples", str(args.samples), "--batch-size", str(args.batch_size),
             "--activation", args.activation, "--dataset", args.dataset,
-            "--seed", str(args.seed), "--block", str(args.openblas_block)]
+            "--seed", str(args.seed), "--openblas-warmup", str(args.openblas_warmup),
+            "--openblas-steps", str(args.openblas_steps)]
     if args.data_dir is not None:
         argv += ["--data-dir", str(args.data_dir)]
     return argv
 
 
-def worker_environments():
-    """(with, without): this environment with OPENBLAS_THREAD_TIMEOUT=19, and without it."""
+def child_environments():
+    """(without, with): this environment without OPENBLAS_THREAD_TIMEOUT, and with it at 19."""
     without = {k: v for k, v in os.environ.items() if k != openblas.VARIABLE}
-    return dict(without, **{openblas.VARIABLE: str(openblas.SHORT_TIMEOUT)}), without
+    return without, dict(without, **{openblas.VARIABLE: str(openblas.SHORT_TIMEOUT)})
 
 
-def run_worker(args):
-    """The worker's side: answer ``block`` with a block's seconds per step, ``digest`` with
-    the steps taken and a hash of the parameters, until the input closes.
-
-    Each block starts with one more step, untimed: after the other process's turn this
-    one's threads are asleep and its arrays cold, which continuous training never sees.
-    """
+def run_child(args):
+    """The fresh process's side: load the data, build the default, train
+    ``--openblas-warmup`` steps untimed and ``--openblas-steps`` timed, and print one line
+    of JSON: the seconds per timed step (the trainer's clock), the steps taken, a checksum
+    of the flat parameters, and the process's OpenBLAS setting and optimizer threads."""
     run = _default(config_from(args), load_train_x(args))
-    _reply({"threads": threads.enabled(), "timeout": os.environ.get(openblas.VARIABLE),
-            "short_timeout": openblas.short_timeout_in_force()})
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "block":
-            run.block(1)                    # untimed: wakes the threads after the pause
-            _reply({"seconds": run.block(args.block)})
-        elif command == "digest":
-            _reply({"steps": run.steps,
-                    "digest": hashlib.sha256(run.parameters.tobytes()).hexdigest()})
-        else:
-            raise SystemExit(f"step_anatomy.py worker: unknown command {command!r}; "
-                             f"expected 'block' or 'digest'")
+    run.train(args.openblas_warmup)
+    seconds = []
+    run.train(args.openblas_steps, seconds.append)
+    print(json.dumps({
+        "seconds": sum(seconds) / len(seconds), "steps": run.steps,
+        "checksum": hashlib.sha256(run.parameters.tobytes()).hexdigest()[:16],
+        "timeout": os.environ.get(openblas.VARIABLE), "threads": threads.enabled(),
+        "short_timeout": openblas.short_timeout_in_force()}), flush=True)
 
 
-def _reply(answer):
-    print(json.dumps(answer), flush=True)
+def fresh_process(args, env):
+    """Start a fresh process (:func:`run_child`) in ``env``, wait for it, return its answer."""
+    done = subprocess.run(child_argv(args), env=env, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"a fresh process of --measure openblas stopped (exit status "
+                           f"{done.returncode}); its error is above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_openblas(args, pairs):
-    """Device d: the default in a process with OPENBLAS_THREAD_TIMEOUT=19 and in one
-    without it, taking turns in blocks of ``args.openblas_block`` steps; a
-    :func:`device_row` with the ratio of the medians and whether both ended with the same
-    parameters."""
-    with_env, without_env = worker_environments()
-    workers = []
-    try:
-        workers.append(Worker("with the variable", worker_argv(args), with_env))
-        workers.append(Worker("without the variable", worker_argv(args), without_env))
-        for worker in workers:
-            worker.wait_ready()
+def measure_openblas(args):
+    """Device d: each round starts a fresh process without OPENBLAS_THREAD_TIMEOUT and one
+    with it at 19, one after the other (alternating which goes first), PAUSE_SECONDS apart.
 
-        def turn(worker):
-            time.sleep(PAUSE_SECONDS)          # untimed: the other's threads fall asleep
-            return worker.ask("block")["seconds"]
+    Returns
+    -------
+    dict
+        A :func:`device_row`: ``with_ms`` and ``without_ms`` the medians over the rounds of
+        each process's ms per step, ``ratio`` their ratio (without / with), ``ratio_low`` and
+        ``ratio_high`` the 95% interval of the median of the rounds' ratios
+        (``round_ratios``, ``median_round_ratio``); ``with_range_ms`` and
+        ``without_range_ms`` (min, max); ``same_parameters``: whether every process ended
+        with the same checksum; ``with_process`` and ``without_process``: their settings.
+    """
+    envs = child_environments()
+    times, answers = ([], []), ([], [])         # 0: without the variable, 1: with it
+    for i in range(args.openblas_rounds):
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            time.sleep(PAUSE_SECONDS)           # the last process's OpenBLAS threads stop
+            answer = fresh_process(args, envs[k])
+            times[k].append(answer["seconds"])
+            answers[k].append(answer)
+    ratios = [a / b for a, b in zip(*times)]
+    checksums = {a["checksum"] for a in answers[0] + answers[1]}
+    steps = {a["steps"] for a in answers[0] + answers[1]}
 
-        times, ratios = take_turns((lambda: turn(workers[1]), lambda: turn(workers[0])),
-                                   pairs)
-        digests = [w.ask("digest") for w in workers]
-    finally:
-        for worker in workers:
-            worker.close()
-    row = device_row(OPENBLAS_DEVICE, times, ratios, block=args.openblas_block,
-                     steps=digests[0]["steps"], same_parameters=digests[0] == digests[1],
-                     with_process=workers[0].info, without_process=workers[1].info)
-    row["ratio_of_medians"] = row["without_ms"] / row["with_ms"]
+    def settings(a):
+        return {key: a[key] for key in ("timeout", "threads", "short_timeout")}
+
+    row = device_row(OPENBLAS_DEVICE, times, ratios, rounds=args.openblas_rounds,
+                     warmup_steps=args.openblas_warmup, timed_steps=args.openblas_steps,
+                     pause_seconds=PAUSE_SECONDS,
+                     same_parameters=len(checksums) == 1 and len(steps) == 1,
+                     checksums=sorted(checksums), steps=max(steps),
+                     without_range_ms=[min(times[0]) * 1e3, max(times[0]) * 1e3],
+                     with_range_ms=[min(times[1]) * 1e3, max(times[1]) * 1e3],
+                     without_process=settings(answers[0][0]),
+                     with_process=settings(answers[1][0]))
+    row["median_round_ratio"], row["round_ratios"] = row.pop("ratio"), row.pop("ratios")
+    row["ratio"] = row["without_ms"] / row["with_ms"]
+    del row["pairs"]
     return row
 
 
@@ -808,20 +787,27 @@ def format_ablation(rows, pairs=None, block=None, title=None):
 
 
 def format_openblas(row):
-    """Device d as lines of text, labelled as the two-process measurement it is."""
+    """Device d as lines of text, labelled as the fresh-process measurement it is."""
     lines = format_ablation([row], title=(
-        f"OPENBLAS_THREAD_TIMEOUT: two processes taking turns ({row['pairs']} pairs of "
-        f"{row['block']}-step blocks, {PAUSE_SECONDS:g} s untimed between turns); noisier "
-        f"than one process"))
+        f"OPENBLAS_THREAD_TIMEOUT: fresh processes, {row['rounds']} rounds of one per setting "
+        f"(alternating which goes first, {row['pause_seconds']:g} s apart; each "
+        f"{row['warmup_steps']} steps untimed, then {row['timed_steps']} timed); with and "
+        f"without are medians over the rounds, the interval is that of the rounds' ratios"))
     w, wo = row["with_process"], row["without_process"]
     lines.append(f"  with the variable: OPENBLAS_THREAD_TIMEOUT={w['timeout']}, optimizer "
                  f"threads {'on' if w['threads'] else 'off'}; without it: "
                  f"OPENBLAS_THREAD_TIMEOUT={wo['timeout']}, optimizer threads "
                  f"{'on' if wo['threads'] else 'off'}: what a notebook gets without "
                  f"configure_openblas()")
-    lines.append(f"  ratio of the median step times without / with: "
-                 f"{row['ratio_of_medians']:.3f} (median of the pair ratios "
-                 f"{row['ratio']:.3f})")
+    lines.append(f"  ms per step, median (min-max) over the rounds: with "
+                 f"{row['with_ms']:.3f} ({row['with_range_ms'][0]:.3f}-"
+                 f"{row['with_range_ms'][1]:.3f}), without {row['without_ms']:.3f} "
+                 f"({row['without_range_ms'][0]:.3f}-{row['without_range_ms'][1]:.3f})")
+    lines.append(f"  without / with: {row['ratio']:.3f}, the ratio of the medians (median of "
+                 f"the rounds' ratios {row['median_round_ratio']:.3f})")
+    lines.append(f"  same parameters in all {2 * row['rounds']} processes after {row['steps']} "
+                 f"steps: {'yes' if row['same_parameters'] else 'NO'} (checksums "
+                 f"{', '.join(row['checksums'])})")
     return lines
 
 
@@ -873,23 +859,24 @@ def build_parser():
                         help="folder of the MNIST IDX files, for --dataset mnist")
     parser.add_argument("--measure", nargs="+", choices=MEASUREMENTS,
                         default=["anatomy", "ablation"],
-                        help="what to measure (anatomy ablation; openblas is the "
-                             "two-process comparison, device d)")
+                        help="what to measure (anatomy ablation; openblas is device d, "
+                             "measured in fresh processes)")
     parser.add_argument("--steps", type=positive, default=300,
                         help="steps the anatomy records (300)")
     parser.add_argument("--pairs", type=positive, default=200,
                         help="pairs of blocks of each ablation (200)")
     parser.add_argument("--block", type=positive, default=5,
                         help="steps per block of the anatomy and the ablation (5)")
-    parser.add_argument("--openblas-pairs", type=positive, default=100,
-                        help="pairs of blocks of the two-process comparison (100)")
-    parser.add_argument("--openblas-block", type=positive, default=20,
-                        help="steps per block of the two-process comparison (20): each turn "
-                             "also costs a pause and a step untimed")
+    parser.add_argument("--openblas-rounds", type=positive, default=10,
+                        help="rounds of device d, a fresh process per setting each (10)")
+    parser.add_argument("--openblas-warmup", type=nonnegative, default=50,
+                        help="steps each fresh process trains untimed first (50)")
+    parser.add_argument("--openblas-steps", type=positive, default=300,
+                        help="steps each fresh process then times (300)")
     parser.add_argument("--seed", type=nonnegative, default=0, help="seed (0)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="also write the results to FILE as JSON")
-    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -927,8 +914,8 @@ def load_train_x(args):
 def main(argv=None):
     """Run what ``--measure`` asks for, print it, and return the results as a dict."""
     args = parse_args(argv)
-    if args.openblas_worker:
-        run_worker(args)
+    if args.openblas_child:
+        run_child(args)
         return None
     config = config_from(args)
     train_x = load_train_x(args)
@@ -948,7 +935,7 @@ def main(argv=None):
             print("note: the optimizer's threads are off in this process, so device a "
                   "compares one core with one core")
     if "openblas" in args.measure:
-        results["openblas"] = measure_openblas(args, args.openblas_pairs)
+        results["openblas"] = measure_openblas(args)
         print("", *format_openblas(results["openblas"]), sep="\n")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1) + "\n")

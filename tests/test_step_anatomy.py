@@ -2,7 +2,9 @@
 
 No test here asserts that one thing is faster than another: on a shared machine that is
 noise. They check that the script runs, that its parts account for the step, that its clocks
-and the switched-off devices change no number, and that bad arguments are refused clearly.
+and the switched-off devices change no number, that device d's fresh processes alternate,
+run with and without OPENBLAS_THREAD_TIMEOUT and train the same parameters, and that bad
+arguments are refused clearly.
 """
 import json
 import sys
@@ -229,18 +231,52 @@ def test_compare_device_reports_a_ratio_and_the_same_parameters(train_x, monkeyp
     assert row["student_sees"] == "argument"
 
 
-def test_the_two_process_comparison_sets_the_variable_in_one_only(monkeypatch, capsys):
-    monkeypatch.setattr(sa, "WARMUP_PAIRS", 0)
+def test_d_fresh_processes_with_and_without_the_variable_train_the_same_numbers(
+        tmp_path, monkeypatch, capsys):
+    """Four real processes of a tiny network: two rounds, one process per setting each."""
     monkeypatch.setattr(sa, "PAUSE_SECONDS", 0.0)
-    args = sa.parse_args(["--measure", "openblas", "--hidden", "8", "--z-dim", "2",
-                          "--batch-size", "16", "--openblas-block", "1"])
-    row = sa.measure_openblas(args, pairs=1)
+    out_file = tmp_path / "openblas.json"
+    sa.main(["--measure", "openblas", "--dataset", "mnist-mini", "--hidden", "8", "--z-dim",
+             "2", "--batch-size", "16", "--openblas-rounds", "2", "--openblas-warmup", "2",
+             "--openblas-steps", "3", "--json", str(out_file)])
+    row = json.loads(out_file.read_text())["openblas"]
     with_it, without_it = row["with_process"], row["without_process"]
     assert with_it["timeout"] == "19" and with_it["short_timeout"]
     assert without_it["timeout"] is None and not without_it["short_timeout"]
     assert not without_it["threads"]              # the optimizer's threads switch off too
-    assert row["same_parameters"] and row["steps"] == 2
-    assert "two processes" in "\n".join(sa.format_openblas(row))
+    assert row["device"] == "d" and row["rounds"] == 2 and len(row["round_ratios"]) == 2
+    assert row["same_parameters"] and len(row["checksums"]) == 1 and row["steps"] == 5
+    out = capsys.readouterr().out
+    assert "OPENBLAS_THREAD_TIMEOUT: fresh processes, 2 rounds" in out
+    assert "d. OPENBLAS_THREAD_TIMEOUT=19 (fresh processes)" in out
+    assert "ms per step, median (min-max) over the rounds: with" in out
+    assert "same parameters in all 4 processes after 5 steps: yes" in out
+    assert "What makes it fast" not in out and "Where a step's time goes" not in out
+
+
+def test_d_alternates_which_setting_goes_first_and_reports_medians(monkeypatch):
+    """The rounds' order and numbers, with stand-ins for the processes."""
+    monkeypatch.setattr(sa, "PAUSE_SECONDS", 0.0)
+    log, seconds = [], {"without": iter([3.0, 6.0, 4.0]), "with": iter([2.0, 2.0, 4.0])}
+
+    def fake_process(args, env):
+        setting = "with" if sa.openblas.VARIABLE in env else "without"
+        log.append(setting)
+        return {"seconds": next(seconds[setting]), "steps": 7, "timeout": None,
+                "threads": False, "short_timeout": False,
+                "checksum": "b" if len(log) == 6 else "a"}
+
+    monkeypatch.setattr(sa, "fresh_process", fake_process)
+    row = sa.measure_openblas(sa.parse_args(["--measure", "openblas",
+                                             "--openblas-rounds", "3"]))
+    assert log == ["without", "with", "with", "without", "without", "with"]
+    assert row["without_ms"] == pytest.approx(4000) and row["with_ms"] == pytest.approx(2000)
+    assert row["ratio"] == pytest.approx(2.0) and row["round_ratios"] == [1.5, 3.0, 1.0]
+    assert row["median_round_ratio"] == 1.5
+    assert row["without_range_ms"] == [3000, 6000] and row["with_range_ms"] == [2000, 4000]
+    assert not row["same_parameters"] and row["checksums"] == ["a", "b"]
+    lines = sa.format_openblas(row)
+    assert "same parameters in all 6 processes after 7 steps: NO (checksums a, b)" in lines[-1]
 
 
 # ---------------------------------------------------------------------- the statistics
