@@ -31,7 +31,8 @@ def log_var_forward(s):
 
 
 def log_var_backward(dsigma, cache):
-    """dL/ds = dL/dsigma * sigma / 2, eq. (7); with the KL's eq. (14) this gives eq. (15)."""
+    """dL/ds from dL/dsigma through sigma = exp(s/2), eq. (7); with the KL's eq. (14) it gives
+    eq. (15). The cache is sigma."""
     sigma = cache
     # BEGIN SOLUTION
     return dsigma * sigma / 2                      # eq. (7): dsigma/ds = exp(s/2) / 2
@@ -57,7 +58,7 @@ def softplus_forward(s, floor=0.0):
 
 
 def softplus_backward(dsigma, cache):
-    """dL/ds = dL/dsigma * sigmoid(s), eq. (8)."""
+    """dL/ds from dL/dsigma through sigma = floor + softplus(s), eq. (8). The cache is s."""
     s = cache
     # BEGIN SOLUTION
     return dsigma * sigmoid(s)                     # eq. (8): dsigma/ds = sigmoid(s)

@@ -1,8 +1,7 @@
-"""The gradient-check tools themselves, and that they catch the mistakes students make."""
+"""The gradient-check tools themselves, and that they catch a missing 1/r in the model."""
 import numpy as np
 import pytest
 
-import oracle
 from numpyvae import VAE, gradcheck
 from numpyvae import vae as vae_module
 from numpyvae.gradcheck import (check_gradients, check_model, numerical_gradient,
@@ -26,7 +25,9 @@ def test_numerical_vjp_of_a_linear_map():
     A = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
     x = np.array([0.2, -0.4, 1.0])
     dout = np.array([0.7, -1.3])
-    np.testing.assert_allclose(numerical_vjp(lambda a: A @ a, x, dout), A.T @ dout, rtol=1e-9)
+    # The transpose of A times dout, worked by hand: (0.7 + 1.3, 1.4 + 0, 0.35 - 3.9).
+    np.testing.assert_allclose(numerical_vjp(lambda a: A @ a, x, dout), [2.0, 1.4, -3.55],
+                               rtol=1e-9)
 
 
 def test_relative_error_definition():
@@ -72,30 +73,6 @@ def _small_model(seed=0):
     return model, rng.uniform(0, 1, (3, 5)), rng.standard_normal((3, 3, 2))
 
 
-BUGS = {
-    # dL/dmu forgets to sum over the r samples: keeps sample 0 only
-    "no sum over r": ("reparameterize_backward",
-                      lambda dz, cache: (dz[0], (cache[1] * dz).sum(axis=0))),
-    # dL/dsigma uses v_j^2 instead of v_j
-    "sigma vs sigma^2": ("reparameterize_backward",
-                         lambda dz, cache: (dz.sum(axis=0), (cache[1] ** 2 * dz).sum(axis=0))),
-    # dKL/dsigma written as sigma - 1/sigma^2
-    "KL sigma^2": ("kl_backward",
-                   lambda dkl, cache: (dkl[:, None] * cache[0],
-                                       dkl[:, None] * (cache[1] - 1 / cache[1] ** 2))),
-}
-
-
-@pytest.mark.parametrize("bug", sorted(BUGS))
-def test_a_wrong_backward_is_caught(bug, monkeypatch):
-    name, wrong = BUGS[bug]
-    monkeypatch.setattr(vae_module, name, wrong)
-    model, x, v = _small_model()
-    report = check_model(model, x, v)
-    assert not report.passed
-    assert any(row.error > 1e-3 for row in report.rows)
-
-
 def test_a_missing_one_over_r_is_caught(monkeypatch):
     """Seeds of 1/B instead of 1/(rB): the gradient is r times too large."""
     original = np.full
@@ -108,22 +85,6 @@ def test_a_missing_one_over_r_is_caught(monkeypatch):
     monkeypatch.setattr(vae_module.np, "full", full_without_r)
     model, x, v = _small_model()
     assert not check_model(model, x, v).passed
-
-
-def test_forward_and_backward_agreeing_on_a_mistake_pass_the_gradient_check(monkeypatch):
-    """Why the other tests exist (numpy-ml's bug): z = mu + sigma^2 * v in both passes.
-
-    The gradient check is satisfied; the direct recomputation of the loss is not.
-    """
-    monkeypatch.setattr(vae_module, "reparameterize_forward",
-                        lambda mu, sigma, v: (mu + sigma ** 2 * v, (sigma, v)))
-    monkeypatch.setattr(vae_module, "reparameterize_backward",
-                        lambda dz, c: (dz.sum(axis=0), (2 * c[0] * c[1] * dz).sum(axis=0)))
-    model, x, v = _small_model(1)
-    model.parameters()["enc.log_var.b"][...] = 1.0     # sigma far from 1
-    assert check_model(model, x, v).passed
-    direct = oracle.negative_elbo(model.parameters(), model.config, x, v, 1.0).mean()
-    assert abs(model.loss(x, v) - direct) > 1e-3
 
 
 def test_gradcheck_module_is_exported():

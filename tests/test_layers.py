@@ -137,10 +137,11 @@ def test_dense_layer_stores_its_gradients_where_the_model_keeps_them():
     y = layer.forward(x)
     np.testing.assert_allclose(y, x @ W + b)
     dx = layer.backward(dout)
+    expected_dx, expected_dW, expected_db = dense_backward(dout, (x, W))
     assert grads["l.W"] is kept                    # the model's own array, filled in
-    np.testing.assert_allclose(grads["l.W"], x.T @ dout)
-    np.testing.assert_allclose(grads["l.b"], dout.sum(axis=0))
-    np.testing.assert_allclose(dx, dout @ W.T)
+    np.testing.assert_array_equal(grads["l.W"], expected_dW)
+    np.testing.assert_array_equal(grads["l.b"], expected_db)
+    np.testing.assert_array_equal(dx, expected_dx)
     layer.forward(x)
     assert layer.backward(dout, input_grad=False) is None
 
@@ -151,8 +152,8 @@ def test_dense_layer_refuses_a_gradient_of_the_wrong_shape(monkeypatch):
     layer = Dense("enc.h1", {"enc.h1.W": W, "enc.h1.b": b},
                   {"enc.h1.W": np.zeros_like(W), "enc.h1.b": np.zeros_like(b)})
     layer.forward(x)
-    monkeypatch.setattr(dense, "dense_backward",
-                        lambda dy, cache, input_grad=True: (None, (dy.T @ cache[0]), dy.sum(0)))
+    transposed = (None, np.zeros((5, 3)), np.zeros(5))      # dW of shape (D_out, D_in)
+    monkeypatch.setattr(dense, "dense_backward", lambda dy, cache, input_grad=True: transposed)
     with pytest.raises(ValueError, match=r"dense_backward returned dW of shape \(5, 3\) for "
                                          r"'enc.h1.W'; expected \(3, 5\).*eq. \(25\)"):
         layer.backward(dout)

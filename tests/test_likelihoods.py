@@ -45,7 +45,8 @@ def test_bernoulli_gradient_is_the_probability_minus_x_times_the_seed():
                 expected[j, i, d] = dnll[j, i] * (p - x[i, d])
     assert np.shape(got) == logits.shape, (
         f"dlogits must have the shape of the logits, {logits.shape}; got {np.shape(got)}: "
-        f"multiply dnll[..., None] (one seed per sample and example) by sigmoid(a) - x")
+        f"dnll holds one seed per sample and example, shape (r, B), and each seed multiplies "
+        f"all D pixels of its row (eq. (18))")
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15,
                                err_msg="eq. (18): dL/da = dL/dnll * (sigmoid(a) - x)")
 
@@ -174,7 +175,15 @@ def test_bernoulli_is_finite_for_huge_logits_and_binary_x(dtype):
     # sigmoid(a) = 1 / (1 + e^-a) may overflow to 1 / inf = 0, which is right (eq. (17)).
     with np.errstate(over="ignore", under="ignore"):
         dlogits = bernoulli_nll_backward(np.ones((1, 1), dtype=dtype), cache)
-    assert nll.dtype == dtype and dlogits.dtype == dtype
+    assert dlogits.dtype == dtype, (
+        f"dlogits must keep the dtype of the logits, {np.dtype(dtype).name}; got "
+        f"{dlogits.dtype}: build eq. (18) from the arrays given, so that a float32 model "
+        f"stays float32")
+    assert nll.dtype == dtype
     # Wrong by 1000 nats on pixels 0 and 1, right (cost ~0) on 2 and 3.
     np.testing.assert_allclose(nll, [[2000.0]], rtol=1e-6)
-    np.testing.assert_allclose(dlogits, [[[1.0, -1.0, 0.0, 0.0]]], atol=1e-6)
+    np.testing.assert_allclose(
+        dlogits, [[[1.0, -1.0, 0.0, 0.0]]], atol=1e-6,
+        err_msg="eq. (18) at logits of +-1000: sigmoid(a) - x is 1 or -1 on a wrong pixel and "
+                "0 on a right one; use the sigmoid of numpyvae.stable (eq. (17)), and never "
+                "go through log p or 1 / (p (1 - p))")

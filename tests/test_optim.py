@@ -1,62 +1,17 @@
 """Tests of the optimizers against independent oracles.
 
 The oracles: hand-worked numbers, closed forms (plain gradient descent on a quadratic, Adam's
-lr * sign(g) steps under a constant gradient, SGD momentum under a constant gradient), and the
-recurrences written out again entry by entry in Python floats, as Kingma & Ba's Algorithm 1
-and Duchi et al. state them.
+lr * sign(g) steps under a constant gradient, SGD momentum under a constant gradient, Adam's
+moments unrolled into weighted sums), the gradient of the L2 penalty by central differences,
+and the optimizers' own defining properties (decay lambda on g is no decay on g + lambda
+theta; arrays stepped together move as if stepped apart).
 """
-import math
-
 import numpy as np
 import pytest
 
 from numpyvae.gradcheck import numerical_gradient
 from numpyvae.optim import (OPTIMIZERS, SGD, Adagrad, Adam, adagrad_update, adam_update,
                             add_weight_decay, make_optimizer, sgd_update)
-
-# ---------------------------------------------------------------- oracles in Python floats
-
-
-def sgd_reference(theta0, grads, lr, momentum=0.0, weight_decay=0.0):
-    """theta after each step; u_t = gamma u_{t-1} + g_t, theta_t = theta_{t-1} - lr u_t."""
-    theta, u, history = list(theta0), [0.0] * len(theta0), []
-    for g in grads:
-        for i in range(len(theta)):
-            gi = g[i] + weight_decay * theta[i]
-            u[i] = momentum * u[i] + gi
-            theta[i] = theta[i] - lr * u[i]
-        history.append(list(theta))
-    return history
-
-
-def adam_reference(theta0, grads, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-    """theta after each step, by Algorithm 1 of Kingma & Ba (2015), one entry at a time."""
-    n = len(theta0)
-    theta, m, v, history = list(theta0), [0.0] * n, [0.0] * n, []
-    for t, g in enumerate(grads, start=1):
-        for i in range(n):
-            gi = g[i] + weight_decay * theta[i]
-            m[i] = beta1 * m[i] + (1 - beta1) * gi
-            v[i] = beta2 * v[i] + (1 - beta2) * gi ** 2
-            m_hat = m[i] / (1 - beta1 ** t)
-            v_hat = v[i] / (1 - beta2 ** t)
-            theta[i] = theta[i] - lr * m_hat / (math.sqrt(v_hat) + eps)
-        history.append(list(theta))
-    return history
-
-
-def adagrad_reference(theta0, grads, lr, eps=1e-10, weight_decay=0.0, initial=0.0):
-    """theta after each step of Duchi, Hazan & Singer's diagonal Adagrad:
-    G_t = G_{t-1} + g_t^2, theta_t = theta_{t-1} - lr g_t / (sqrt(G_t) + eps)."""
-    theta, G, history = list(theta0), [initial] * len(theta0), []
-    for g in grads:
-        for i in range(len(theta)):
-            gi = g[i] + weight_decay * theta[i]
-            G[i] = G[i] + gi * gi
-            theta[i] = theta[i] - lr * gi / (math.sqrt(G[i]) + eps)
-        history.append(list(theta))
-    return history
-
 
 def run(opt, theta, grads):
     """Step ``opt`` (over {"theta": theta}) through the gradients; theta after each step."""
@@ -82,8 +37,8 @@ def assert_updated_in_place(name, array, expected, rule, equation):
     raise AssertionError(
         f"after {rule}, the caller's {name} holds {array!r} instead of {expected!r} "
         f"(eq. ({equation})). The rule must change {name} in place: write `{name} -= ...`, "
-        f"`{name} *= ...; {name} += ...` or `{name}[...] = ...`; `{name} = ...` only rebinds "
-        f"the name inside the function.")
+        f"`{name} += ...` or `{name}[...] = ...`; `{name} = ...` only rebinds the name inside "
+        f"the function.")
 
 
 # ---------------------------------------------------------------- the update rules themselves
@@ -126,6 +81,26 @@ def test_adagrad_update_changes_theta_and_the_sum_of_squares_in_place():
     np.testing.assert_array_equal(g, [3.0], err_msg="adagrad_update must not change g")
 
 
+def test_adam_adds_eps_after_the_square_root():
+    # One step with eps = 1, b1 = 0.5, b2 = 0.75, lr = 0.1, g = 2: m_hat = 2, v_hat = 4, and
+    # theta = 1 - 0.1 * 2 / (sqrt(4) + 1) = 1 - 0.2 / 3. (Inside the root it would be
+    # 1 - 0.2 / sqrt(5).)
+    theta, m, v = np.array([1.0]), np.zeros(1), np.zeros(1)
+    adam_update(theta, np.array([2.0]), m, v, 1, 0.1, 0.5, 0.75, 1.0)
+    np.testing.assert_allclose(theta, [1 - 0.2 / 3], rtol=1e-12,
+                               err_msg="eq. (42) adds eps to the square root of v_hat, "
+                                       "outside the root")
+
+
+def test_adagrad_adds_eps_after_the_square_root():
+    # G = 16 + 3^2 = 25, theta = 1 - 0.1 * 3 / (sqrt(25) + 1) = 0.95 with eps = 1.
+    theta, G = np.array([1.0]), np.array([16.0])
+    adagrad_update(theta, np.array([3.0]), G, 0.1, 1.0)
+    np.testing.assert_allclose(theta, [0.95], rtol=1e-12,
+                               err_msg="eq. (43) adds eps to the square root of G_t, "
+                                       "outside the root")
+
+
 # ---------------------------------------------------------------- hand-worked steps
 
 
@@ -135,7 +110,11 @@ def test_sgd_momentum_hand_unrolled():
     # u1 = 1, theta1 = 0.9; u2 = 0.5 + 2 = 2.5, theta2 = 0.65; u3 = 1.25 + 3 = 4.25, theta3 = 0.225
     theta = np.array([1.0])
     history = run(SGD({"theta": theta}, lr=0.1, momentum=0.5), theta, [[1.0], [2.0], [3.0]])
-    np.testing.assert_allclose(history[:, 0], [0.9, 0.65, 0.225], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        history[:, 0], [0.9, 0.65, 0.225], rtol=0, atol=1e-14,
+        err_msg="theta after three SGD steps with momentum 0.5, against the steps worked by "
+                "hand in the comment (eq. (40)): the velocity adds g_t to gamma u_{t-1}, and "
+                "the step is lr times the new velocity, not lr g_t")
 
 
 def test_sgd_weight_decay_hand_worked():
@@ -203,7 +182,11 @@ def test_adagrad_hand_worked():
     # G = 25, theta2 = 0.9 - 0.1 * 4/5 = 0.82
     theta = np.array([1.0])
     history = run(Adagrad({"theta": theta}, lr=0.1), theta, [[3.0], [4.0]])
-    np.testing.assert_allclose(history[:, 0], [0.9, 0.82], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        history[:, 0], [0.9, 0.82], rtol=0, atol=1e-10,
+        err_msg="theta after two Adagrad steps, against the steps worked by hand in the "
+                "comment (eq. (43)): G_t sums every past g^2 (G is kept between steps), and "
+                "the step divides g_t by sqrt(G_t), the square root of the sum")
 
 
 def test_adagrad_initial_accumulator_and_weight_decay_hand_worked():
@@ -217,66 +200,6 @@ def test_adagrad_initial_accumulator_and_weight_decay_hand_worked():
     np.testing.assert_allclose(theta, [1.9], rtol=0, atol=1e-10)
 
 
-# ---------------------------------------------------------------- several steps against the oracles
-
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
-@pytest.mark.parametrize("momentum", [0.0, 0.8])
-def test_sgd_matches_reference(momentum, weight_decay):
-    grads = gradient_sequence()
-    theta = np.array(THETA0)
-    opt = SGD({"theta": theta}, lr=0.05, momentum=momentum, weight_decay=weight_decay)
-    expected = sgd_reference(THETA0, grads, 0.05, momentum, weight_decay)
-    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
-@pytest.mark.parametrize("betas, eps", [((0.9, 0.999), 1e-8), ((0.5, 0.8), 0.1)])
-def test_adam_matches_algorithm_1(betas, eps, weight_decay):
-    grads = gradient_sequence()
-    theta = np.array(THETA0)
-    opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps, weight_decay=weight_decay)
-    expected = adam_reference(THETA0, grads, 0.05, *betas, eps, weight_decay)
-    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
-@pytest.mark.parametrize("initial, eps", [(0.0, 1e-10), (0.5, 0.1)])
-def test_adagrad_matches_reference(initial, eps, weight_decay):
-    grads = gradient_sequence()
-    theta = np.array(THETA0)
-    opt = Adagrad({"theta": theta}, lr=0.05, eps=eps, weight_decay=weight_decay,
-                  initial_accumulator_value=initial)
-    expected = adagrad_reference(THETA0, grads, 0.05, eps, weight_decay, initial)
-    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
-
-
-# The graded tests of adam and adagrad run without weight decay, so that each depends on
-# one task's code only; weight decay is graded on its own, below.
-
-
-@pytest.mark.points(1, task="adam")
-@pytest.mark.parametrize("betas, eps", [((0.9, 0.999), 1e-8), ((0.5, 0.8), 0.1)])
-def test_adam_without_weight_decay_matches_algorithm_1(betas, eps):
-    grads = gradient_sequence(seed=1)
-    expected = adam_reference(THETA0, grads, 0.05, *betas, eps)
-    theta = np.array(THETA0)
-    opt = Adam({"theta": theta}, lr=0.05, betas=betas, eps=eps)
-    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14,
-                               err_msg="theta after each step, against Algorithm 1 of Kingma "
-                                       "& Ba (eq. (42))")
-
-
-@pytest.mark.points(1, task="adagrad")
-@pytest.mark.parametrize("initial, eps", [(0.0, 1e-10), (0.5, 0.1)])
-def test_adagrad_without_weight_decay_matches_reference(initial, eps):
-    grads = gradient_sequence(seed=1)
-    theta = np.array(THETA0)
-    opt = Adagrad({"theta": theta}, lr=0.05, eps=eps, initial_accumulator_value=initial)
-    expected = adagrad_reference(THETA0, grads, 0.05, eps, 0.0, initial)
-    np.testing.assert_allclose(run(opt, theta, grads), expected, rtol=1e-12, atol=1e-14)
-
-
 @pytest.mark.points(1, task="weight-decay")
 def test_add_weight_decay_hand_worked():
     # theta = (2, -1, 0), g = (1, 1, -3), lambda = 0.1: g + lambda theta = (1.2, 0.9, -3)
@@ -284,8 +207,12 @@ def test_add_weight_decay_hand_worked():
     decayed = add_weight_decay(theta, g, 0.1)
     np.testing.assert_allclose(decayed, [1.2, 0.9, -3.0], rtol=0, atol=1e-15,
                                err_msg="add_weight_decay returns g + lambda theta (eq. (41))")
-    np.testing.assert_array_equal(theta, [2.0, -1.0, 0.0])
-    np.testing.assert_array_equal(g, [1.0, 1.0, -3.0])
+    np.testing.assert_array_equal(theta, [2.0, -1.0, 0.0],
+                                  err_msg="add_weight_decay must not change theta (eq. (41) "
+                                          "returns a new array)")
+    np.testing.assert_array_equal(g, [1.0, 1.0, -3.0],
+                                  err_msg="add_weight_decay must not change g: return a new "
+                                          "array instead of adding into g (eq. (41))")
 
 
 @pytest.mark.points(1, task="weight-decay")
@@ -297,7 +224,11 @@ def test_add_weight_decay_is_the_gradient_of_the_l2_penalty():
     decayed = add_weight_decay(theta, 3 * c * theta ** 2, lam)
     numeric = numerical_gradient(
         lambda th: np.sum(c * th ** 3) + lam / 2 * np.sum(th ** 2), theta)
-    np.testing.assert_allclose(decayed, numeric, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(
+        decayed, numeric, rtol=1e-8, atol=1e-10,
+        err_msg="add_weight_decay differs from the central-difference gradient of "
+                "f(theta) + lambda/2 |theta|^2 (eq. (41)): the decay term is lambda theta, "
+                "not lambda or lambda/2 theta")
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -314,23 +245,23 @@ def test_weight_decay_is_the_gradient_plus_lambda_theta(name):
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_several_named_arrays_each_follow_the_reference(name):
-    # Any dict of arrays works: a matrix and a vector, stepped together, each entry on its own.
-    references = {"sgd": lambda th, gs: sgd_reference(th, gs, 0.05),
-                  "adam": lambda th, gs: adam_reference(th, gs, 0.05),
-                  "adagrad": lambda th, gs: adagrad_reference(th, gs, 0.05)}
+def test_several_named_arrays_move_as_if_each_were_stepped_alone(name):
+    # Any dict of arrays works: a matrix and a vector stepped together take exactly the steps
+    # that each takes alone, entry by entry (the rules are elementwise).
     rng = np.random.default_rng(7)
     W, b = rng.standard_normal((2, 3)), rng.standard_normal(4)
-    W0, b0 = W.copy(), b.copy()
+    W_alone, b_alone = W.copy(), b.copy()
     gW = [rng.standard_normal((2, 3)) for _ in range(4)]
     gb = [rng.standard_normal(4) for _ in range(4)]
-    opt = make_optimizer(name, {"W": W, "b": b}, lr=0.05)
+    together = make_optimizer(name, {"W": W, "b": b}, lr=0.05)
+    only_W = make_optimizer(name, {"W": W_alone}, lr=0.05)
+    only_b = make_optimizer(name, {"b": b_alone}, lr=0.05)
     for dW, db in zip(gW, gb):
-        opt.step({"W": dW, "b": db})
-    expected_W = references[name](list(W0.ravel()), [list(d.ravel()) for d in gW])[-1]
-    expected_b = references[name](list(b0), [list(d) for d in gb])[-1]
-    np.testing.assert_allclose(W.ravel(), expected_W, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(b, expected_b, rtol=1e-12, atol=1e-14)
+        together.step({"W": dW, "b": db})
+        only_W.step({"W": dW})
+        only_b.step({"b": db})
+    np.testing.assert_array_equal(W, W_alone)
+    np.testing.assert_array_equal(b, b_alone)
 
 
 def test_changing_lr_between_steps_takes_effect():
@@ -370,7 +301,11 @@ def test_gradient_descent_on_quadratic_matches_closed_form():
     # theta_k - c = (1 - lr a)^k (theta_0 - c) for plain gradient descent.
     theta = np.zeros(3)
     minimize_quadratic(SGD({"theta": theta}, lr=0.1), theta, 40)
-    np.testing.assert_allclose(theta - C, (1 - 0.1 * A_DIAG) ** 40 * (0 - C), rtol=1e-10)
+    np.testing.assert_allclose(
+        theta - C, (1 - 0.1 * A_DIAG) ** 40 * (0 - C), rtol=1e-10,
+        err_msg="40 steps of plain gradient descent (momentum 0) on a quadratic, against the "
+                "closed form (1 - lr a)^k (theta_0 - c) (eq. (40) with gamma = 0): each step "
+                "moves theta by -lr g_t")
 
 
 @pytest.mark.parametrize("make, steps, tol", [

@@ -21,7 +21,8 @@ def adagrad_update(theta, g, G, lr, eps):
 
     Returns
     -------
-    None. Update theta and G in place (``G += ...``, ``theta -= ...``).
+    None. Update theta and G in place (an augmented assignment such as ``theta -= ...``, or
+    ``G[...] = ...``); ``G = ...`` would only rebind a local name.
 
     Notes
     -----

@@ -24,8 +24,8 @@ def adam_update(theta, g, m, v, t, lr, beta1, beta2, eps):
 
     Returns
     -------
-    None. Update theta, m and v in place (``m *= ...``, ``m[...] = ...``, ``theta -= ...``);
-    ``m = beta1 * m + ...`` would only rebind a local name.
+    None. Update theta, m and v in place (an augmented assignment such as ``theta -= ...``,
+    or ``m[...] = ...``); ``m = ...`` would only rebind a local name.
 
     Notes
     -----

@@ -21,8 +21,9 @@ def sgd_update(theta, g, u, lr, momentum):
 
     Returns
     -------
-    None. The caller's theta and u hold the new values: update them in place
-    (``u *= ...``, ``theta -= ...``); ``theta = theta - ...`` would only rebind a local name.
+    None. The caller's theta and u hold the new values: update them in place (an augmented
+    assignment such as ``theta -= ...``, or ``u[...] = ...``); ``theta = theta - ...`` would
+    only rebind a local name.
 
     Notes
     -----
