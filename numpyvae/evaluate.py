@@ -7,44 +7,70 @@ K = 5000 is the standard in the literature. Both are reported in nats per exampl
 import numpy as np
 
 from . import validate
-from .likelihoods.gaussian import LOG_2PI
 from .reparam import reparameterize_forward
 
 
 def log_mean_exp(w, axis=0):
-    """log (1/K) sum_k exp(w_k) without overflow, eq. (39).
+    """log (1/K) sum_k exp(w_k) over the K terms along ``axis``, eq. (39).
+
+    The terms are log importance weights, about -100 nats each for an MNIST digit: exp(w_k)
+    underflows (to 0 below about -745 even in float64) or overflows (above about 709), so the
+    log of the mean is taken after factoring out the largest term, as eq. (39) does. The
+    result is then finite whenever every w_k is, and it is never below the mean of the w_k
+    (Jensen's inequality). A single term is its own log-mean-exp.
 
     Parameters
     ----------
-    w : ndarray
+    w : ndarray of floats, any shape
     axis : int
         The axis of the K terms.
+
+    Returns
+    -------
+    ndarray, the shape of w without ``axis`` (a 0-d array or a scalar for a 1-d w)
     """
-    m = np.max(w, axis=axis, keepdims=True)
-    out = m + np.log(np.mean(np.exp(w - m), axis=axis, keepdims=True))
-    return np.squeeze(out, axis=axis)
+    # BEGIN SOLUTION
+    m = np.max(w, axis=axis, keepdims=True)                        # the largest term
+    lme = np.squeeze(m, axis=axis) + np.log(np.mean(np.exp(w - m), axis=axis))   # eq. (39)
+    # END SOLUTION
+    return lme
 
 
 def log_weights(model, x, v):
-    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) with z_k = mu + sigma v_k.
+    """The log importance weights log w_k of K samples z_k of q(z|x), eqs. (37)-(38).
+
+    log w_k = log P(x|z_k) + log p(z_k) - log q(z_k|x), with z_k = mu + sigma v_k, eq. (9).
+    Each term is one number per sample and example:
+
+    - log P(x|z_k), the decoder's log-likelihood, minus eq. (16) or (19), which the first
+      lines of this function compute, in float64;
+    - log p(z_k), the standard normal prior's log-density at z_k, summed over the z_dim latent
+      dimensions, eq. (38);
+    - log q(z_k|x), the log-density of N(mu, diag sigma^2) at z_k, summed over the latent
+      dimensions and written with the noise v_k, eq. (37): (z_k - mu) / sigma = v_k.
 
     Parameters
     ----------
     model : VAE
     x : ndarray, shape (B, D), already checked and of the model's dtype
-    v : ndarray, shape (k, B, K), standard normal
+    v : ndarray, shape (K, B, z_dim), standard normal
 
     Returns
     -------
-    ndarray of float64, shape (k, B)
+    ndarray of float64, shape (K, B)
     """
-    mu, sigma = model.encoder.forward(x)
-    z, _ = reparameterize_forward(mu, sigma, v)                         # eq. (9)
+    mu, sigma = model.encoder.forward(x)                               # (B, z_dim) each
+    z, _ = reparameterize_forward(mu, sigma, v)                         # (K, B, z_dim)
     decoded = model.decoder.forward(z, mean=False)
-    log_px_given_z = -model.likelihood.nll(x, decoded)                 # on every core
-    log_pz = np.sum(-0.5 * LOG_2PI - 0.5 * z * z, axis=-1)             # eq. (38)
-    log_qz = np.sum(-0.5 * LOG_2PI - np.log(sigma) - 0.5 * v * v, axis=-1)   # eq. (37)
-    return log_px_given_z.astype(np.float64) + log_pz - log_qz
+    log_px_given_z = -model.likelihood.nll(x, decoded).astype(np.float64)   # (K, B)
+    # float64 from here on, also for a float32 model: the log-densities are summed in float64
+    mu, sigma, z, v = (a.astype(np.float64) for a in (mu, sigma, z, v))
+    # BEGIN SOLUTION
+    log_pz = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * z ** 2, axis=-1)                 # eq. (38)
+    log_qz = np.sum(-0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * v ** 2, axis=-1)  # eq. (37)
+    log_w = log_px_given_z + log_pz - log_qz
+    # END SOLUTION
+    return log_w
 
 
 def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=100,
@@ -58,8 +84,8 @@ def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=1
 
     The work is chunked so that memory stays bounded: examples in groups of ``batch_size``,
     and the K samples in chunks small enough that one decoder output holds at most
-    ``max_elements`` numbers (32 MB in float32). Chunks are combined with a running
-    log-sum-exp, so the result does not depend on the chunking.
+    ``max_elements`` numbers (32 MB in float32). Each chunk's log-mean-exp is weighted by its
+    share of the K samples, so the result does not depend on the chunking.
 
     Parameters
     ----------
@@ -84,17 +110,17 @@ def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=1
     for start in range(0, x.shape[0], batch_size):
         xb = x[start:start + batch_size]
         chunk = max(1, min(samples, max_elements // (xb.shape[0] * model.x_dim)))
-        running_max = np.full(xb.shape[0], -np.inf)
-        running_sum = np.zeros(xb.shape[0])
+        chunk_values, chunk_sizes = [], []
         for k0 in range(0, samples, chunk):
             k = min(chunk, samples - k0)
             v = rng.standard_normal((k, xb.shape[0], model.z_dim), dtype=model.dtype)
-            w = log_weights(model, xb, v)                              # (k, B)
-            new_max = np.maximum(running_max, w.max(axis=0))
-            running_sum = running_sum * np.exp(running_max - new_max) + \
-                np.exp(w - new_max).sum(axis=0)                        # eq. (39), in pieces
-            running_max = new_max
-        out[start:start + xb.shape[0]] = running_max + np.log(running_sum / samples)
+            chunk_values.append(log_mean_exp(log_weights(model, xb, v), axis=0))   # (B,)
+            chunk_sizes.append(k)
+        # The mean of all K weights is the chunks' means weighted by their shares k_c / K:
+        # log (1/K) sum_c k_c exp(l_c) = log_mean_exp_c(l_c + log(k_c / K)) + log C.
+        shares = np.log(np.array(chunk_sizes) / samples)[:, None]
+        out[start:start + xb.shape[0]] = (log_mean_exp(np.stack(chunk_values) + shares, axis=0)
+                                          + np.log(len(chunk_sizes)))
         if progress is not None:
             progress(start + xb.shape[0], x.shape[0])
     return out
