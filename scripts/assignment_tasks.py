@@ -1,107 +1,157 @@
-"""The assignment's task table: which fenced code belongs to which task, and what it is worth.
+"""The assignment's task table: every graded task, what it is worth, and the code it blanks.
 
 The reference code marks each piece a student writes with two lines, ``# BEGIN SOLUTION`` and
 ``# END SOLUTION`` (otter-grader's convention). This table maps every fenced function to its
 task, by path and qualified name (``Class.method`` or ``function``), with the equations of
 docs/derivation.md it implements and one sentence saying what the student's code must do.
 
-- ``scripts/make_assignment.py`` blanks the fences of the chosen tasks; a fence that no row
-  of this table names is an error, never silently blanked.
-- ``scripts/grade.py`` groups the tests by the ``task`` of their ``@pytest.mark.points``
-  marker and prints the points per task.
-- ``tests/conftest.py`` checks that every marker names a task of this table.
+A task is of one of four kinds:
 
-``points`` is what the task's marked tests add up to; tests/test_assignment.py keeps the two
-in step. ``minutes`` is a rough time for a student who has read the derivation.
+- ``code``: the student writes fenced functions; graded by its marked tests;
+- ``integration``: no code of its own; its tests run the whole model, so they pass only when
+  every task in ``builds_on`` is right;
+- ``results``: the student trains a model with a set command and hands in the run folder;
+  its tests check the run's numbers against bands (scripts/results_bands.json);
+- ``written``: questions answered in REPORT.md (scripts/written_part.py), graded by hand.
+
+Who reads the table:
+
+- ``scripts/make_assignment.py`` blanks the fences of the chosen code tasks; a fence that no
+  row of this table names is an error, never silently blanked. It lists every chosen task,
+  with its points, in the copy's ASSIGNMENT.md.
+- ``scripts/grade.py`` groups the tests by the ``task`` of their ``@pytest.mark.points``
+  marker and prints the points per task; the written task shows as graded by hand.
+- ``tests/conftest.py`` checks that every marker names a task of this table that has tests.
+
+``points`` is what the task's marked tests add up to, hidden tests included (for the written
+task: the points of its questions); tests/instructor/test_assignment.py keeps them in step.
+``minutes`` is a rough time for a student who has read the derivation.
 """
+import importlib.util
+import sys
 from collections import namedtuple
+from pathlib import Path
 
 Function = namedtuple("Function", ["path", "qualname", "equations", "goal"])
 Function.__doc__ = """One fenced function: where it is, the equations it implements, its goal.
 
 ``path`` is relative to the project root (``numpyvae/dense.py``); ``goal`` is one sentence
-for the student, quoted in the stub's NotImplementedError.
+for the student, quoted in the stub's NotImplementedError. It says what to compute, never how
+the reference writes it.
 """
 
-Task = namedtuple("Task", ["id", "title", "functions", "points", "minutes", "builds_on",
-                           "integration"])
-Task.__doc__ = """A task: an id, its fenced functions, its points and time, what it builds on.
+KINDS = ("code", "integration", "results", "written")
 
-An *integration* task has no code of its own: its tests run the whole model, so they pass only
-when every task in ``builds_on`` is right.
-"""
+
+class Task(namedtuple("Task", ["id", "title", "functions", "points", "minutes", "builds_on",
+                               "kind"])):
+    """A task: an id, its fenced functions, its points and time, what it builds on, its kind.
+
+    ``kind`` is one of :data:`KINDS`; only a ``code`` task has functions.
+    """
+
+    __slots__ = ()
+
+    @property
+    def integration(self):
+        return self.kind == "integration"
+
+    @property
+    def by_hand(self):
+        """Graded by a person, not by tests (the written part)."""
+        return self.kind == "written"
+
 
 ACTIVATION_EQUATIONS = {"identity": 28, "relu": 29, "leaky_relu": 30, "elu": 31, "tanh": 32,
                         "sigmoid": 33, "softplus": 34}
+
+IWAE_FUNCTIONS = (
+    Function("numpyvae/evaluate.py", "log_weights", (37, 38),
+             "compute the log-weights log w of shape (K, B) from the likelihood of x given z, "
+             "the prior of z and the posterior q of z given x, the latter from the noise v"),
+    Function("numpyvae/evaluate.py", "log_mean_exp", (39,),
+             "return log (1/K) sum_k exp(w_k) along the given axis without overflow, the "
+             "axis removed"),
+)
 
 TASKS = (
     Task("dense-backward", "the dense layer's backward pass", (
         Function("numpyvae/dense.py", "dense_backward", (24, 25, 26),
                  "return dx, dW and db, each of the shape of what it is the gradient of (dx "
                  "may be None when input_grad is False)"),
-    ), points=4, minutes=30, builds_on=(), integration=False),
+    ), points=4, minutes=30, builds_on=(), kind="code"),
     Task("activations", "each activation's backward pass", tuple(
         Function("numpyvae/activations.py", f"{name}_backward", (27, number),
                  f"return dL/da = dL/dy * f'(a) for {name}, from the cache its forward keeps")
         for name, number in ACTIVATION_EQUATIONS.items()
-    ), points=7, minutes=30, builds_on=(), integration=False),
+    ), points=7, minutes=30, builds_on=(), kind="code"),
     Task("sigma", "dL/ds for the two parameterizations of sigma", (
         Function("numpyvae/sigma.py", "log_var_backward", (7,),
                  "return dL/ds for sigma = exp(s/2); the cache is sigma"),
         Function("numpyvae/sigma.py", "softplus_backward", (8,),
                  "return dL/ds for sigma = floor + softplus(s); the cache is s"),
-    ), points=2, minutes=15, builds_on=(), integration=False),
+    ), points=2, minutes=15, builds_on=(), kind="code"),
     Task("reparameterize", "the reparameterization trick, forward and backward", (
         Function("numpyvae/reparam.py", "reparameterize_forward", (9,),
                  "compute z of shape (r, B, K) from mu, sigma (B, K) and v (r, B, K)"),
         Function("numpyvae/reparam.py", "reparameterize_backward", (10, 11),
                  "compute dmu and dsigma, each (B, K), from dz (r, B, K)"),
-    ), points=5, minutes=30, builds_on=(), integration=False),
+    ), points=5, minutes=30, builds_on=(), kind="code"),
     Task("kl", "the KL divergence to N(0, I) and its gradient", (
         Function("numpyvae/kl.py", "kl_forward", (12,),
                  "compute kl of shape (B,): one value per example, summed over the K latent "
                  "dimensions"),
         Function("numpyvae/kl.py", "kl_backward", (13, 14),
                  "compute dmu and dsigma, each (B, K), from dkl (already shaped (B, 1))"),
-    ), points=4, minutes=45, builds_on=("sigma",), integration=False),
+    ), points=4, minutes=45, builds_on=("sigma",), kind="code"),
     Task("bernoulli", "the Bernoulli likelihood's gradient", (
         Function("numpyvae/likelihoods/bernoulli.py", "bernoulli_nll_backward", (18,),
                  "return dL/dlogits of shape (..., B, D) from dnll (..., B), x and the "
                  "logits"),
-    ), points=4, minutes=20, builds_on=(), integration=False),
+    ), points=4, minutes=20, builds_on=(), kind="code"),
     Task("gaussian", "the Gaussian likelihood's gradients", (
         Function("numpyvae/likelihoods/gaussian.py", "gaussian_nll_backward", (20, 21),
                  "compute dmean and dsigma, each of shape (..., B, D); dnll is already "
                  "shaped (..., B, 1)"),
-    ), points=2, minutes=30, builds_on=(), integration=False),
+    ), points=2, minutes=30, builds_on=(), kind="code"),
     Task("sgd", "SGD with momentum", (
         Function("numpyvae/optim/sgd.py", "sgd_update", (40,),
                  "update the velocity u and theta in place"),
-    ), points=3, minutes=20, builds_on=(), integration=False),
+    ), points=3, minutes=20, builds_on=(), kind="code"),
     Task("weight-decay", "L2 weight decay", (
         Function("numpyvae/optim/weight_decay.py", "add_weight_decay", (41,),
-                 "return g + weight_decay * theta as a new array, leaving g and theta "
-                 "unchanged"),
-    ), points=2, minutes=10, builds_on=(), integration=False),
+                 "return the gradient with eq. (41)'s decay term added, as a new array, "
+                 "leaving g and theta unchanged"),
+    ), points=2, minutes=10, builds_on=(), kind="code"),
     Task("adam", "Adam with bias correction", (
         Function("numpyvae/optim/adam.py", "adam_update", (42,),
                  "update m, v and theta in place, as Algorithm 1 of Kingma & Ba (t is this "
                  "step's number, from 1)"),
-    ), points=6, minutes=40, builds_on=("sgd",), integration=False),
+    ), points=6, minutes=40, builds_on=("sgd",), kind="code"),
     Task("adagrad", "Adagrad", (
         Function("numpyvae/optim/adagrad.py", "adagrad_update", (43,),
                  "update theta and G in place"),
-    ), points=4, minutes=20, builds_on=(), integration=False),
+    ), points=4, minutes=20, builds_on=(), kind="code"),
     Task("full-model", "the whole model's gradient check (integration)", (),
          points=6, minutes=20,
          builds_on=("dense-backward", "activations", "sigma", "reparameterize", "kl",
                     "bernoulli", "gaussian"),
-         integration=True),
+         kind="integration"),
+    Task("iwae-bound", "the importance-weighted bound's log-weights and log-mean-exp",
+         IWAE_FUNCTIONS, points=6, minutes=40, builds_on=(),
+         kind="code"),
+    Task("trained-model", "a model trained with the set command, checked against bands", (),
+         points=5, minutes=15,
+         builds_on=("dense-backward", "activations", "sigma", "reparameterize", "kl",
+                    "bernoulli", "adam"),
+         kind="results"),
+    Task("written", "the written part, answered in REPORT.md", (), points=10, minutes=90,
+         builds_on=(), kind="written"),
 )
 
 # Names that stand for several tasks on the command line.
 GROUPS = {
-    "all": tuple(t.id for t in TASKS if not t.integration),
+    "all": tuple(t.id for t in TASKS),
     "model": ("dense-backward", "activations", "sigma", "reparameterize", "kl", "bernoulli",
               "gaussian"),
     "optimizers": ("sgd", "weight-decay", "adam", "adagrad"),
@@ -156,8 +206,9 @@ def format_equations(numbers):
 
 
 def task_equations(task):
-    """Every equation of a task's functions (for an integration task: of what it builds on)."""
-    if task.integration:
+    """Every equation of a task's functions (for an integration or results task: of what it
+    builds on; for the written task, none)."""
+    if task.kind in ("integration", "results"):
         return tuple(sorted({n for dep in task.builds_on for n in task_equations(get_task(dep))}))
     return tuple(sorted({n for f in task.functions for n in f.equations}))
 
@@ -167,3 +218,29 @@ def stub_message(task, function):
     return (f"task '{task.id}' ({task.title}): {function.qualname} in {function.path} is not "
             f"written yet. Goal: {function.goal}. Implement "
             f"{format_equations(function.equations)} of {DERIVATION}.")
+
+
+WRITTEN_PART = "scripts/written_part.py"
+
+
+def load_written_part():
+    """The module scripts/written_part.py (the written task's questions), or None."""
+    path = Path(__file__).resolve().parent / "written_part.py"
+    if not path.is_file():
+        return None
+    module = sys.modules.get("written_part")
+    if module is None or Path(getattr(module, "__file__", "")).resolve() != path:
+        spec = importlib.util.spec_from_file_location("written_part", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["written_part"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def written_questions():
+    """The written task's questions, ``[(id, points, question), ...]``, from
+    scripts/written_part.py; empty when that file is absent."""
+    module = load_written_part()
+    if module is None:
+        return []
+    return [(q[0], q[1], q[2]) for q in module.QUESTIONS]

@@ -5,7 +5,8 @@ one JSON object per line:
 
 - ``{"kind": "package", "file": ...}``: where ``import numpyvae`` resolves, checked against
   NUMPYVAE_GRADE_PACKAGE before any test module is imported (the run stops if it differs);
-- ``{"kind": "test", "nodeid", "task", "points"}``: a collected graded test;
+- ``{"kind": "test", "nodeid", "task", "points", "hidden"}``: a collected graded test
+  (``hidden``: its marker says ``hidden=True``);
 - ``{"kind": "collect-error", "nodeid", "message"}``: a test module that did not import;
 - ``{"kind": "result", "nodeid", "outcome", "message"}``: a test's outcome, written as soon
   as it is known (so a run stopped by a timeout keeps what it had);
@@ -84,7 +85,7 @@ def pytest_collection_finish(session):
         if mark is not None:
             points = mark.args[0] if mark.args else mark.kwargs.get("n")
             _write({"kind": "test", "nodeid": item.nodeid, "task": mark.kwargs.get("task"),
-                    "points": points})
+                    "points": points, "hidden": bool(mark.kwargs.get("hidden", False))})
 
 
 def _on_timeout(signum, frame):

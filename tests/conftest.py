@@ -1,10 +1,17 @@
-"""The assignment's ``points`` marker (see docs/teaching.md).
+"""The assignment's ``points`` marker (see docs/teaching.md), and the import path of the tests.
 
-- ``@pytest.mark.points(n, task="...")`` must name a task of scripts/assignment_tasks.py, with
-  n > 0, and a test carries at most one such marker.
+- ``@pytest.mark.points(n, task="...")`` must name a task of scripts/assignment_tasks.py that
+  is graded by tests (not the written part), with n > 0, and a test carries at most one such
+  marker.
+- ``@pytest.mark.points(n, task="...", hidden=True)`` marks a hidden test: it goes to the
+  autograder only, never to the student copy. A hidden test lives under tests/instructor/, and
+  a graded test under tests/instructor/ is hidden.
 - ``pytest --task ID`` runs only the graded tests of that task (repeatable; ids, groups or
   comma-separated lists).
-- A graded test that fails says which task it grades and which equations to re-read.
+- A graded test that fails says which task it grades and what to re-read.
+
+tests/ and tests/instructor/ are both put on sys.path, so a test anywhere can import a helper
+module of either folder (``import oracle``) whatever order pytest imports the modules in.
 """
 import importlib.util
 import sys
@@ -12,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-_TABLE = Path(__file__).resolve().parents[1] / "scripts" / "assignment_tasks.py"
+HERE = Path(__file__).resolve().parent
+INSTRUCTOR = HERE / "instructor"
+_TABLE = HERE.parent / "scripts" / "assignment_tasks.py"
+
+for _folder in (INSTRUCTOR, HERE):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 
 def _load_task_table():
@@ -27,8 +40,16 @@ def _load_task_table():
 TASKS = _load_task_table()
 
 
+def _under_instructor(item):
+    try:
+        Path(str(item.path)).resolve().relative_to(INSTRUCTOR)
+        return True
+    except ValueError:
+        return False
+
+
 def graded(item):
-    """(points, task) of a test's ``points`` marker, or None for an ungraded test."""
+    """(points, task, hidden) of a test's ``points`` marker, or None for an ungraded test."""
     marks = list(item.iter_markers("points"))
     if not marks:
         return None
@@ -44,7 +65,38 @@ def graded(item):
         task = TASKS.get_task(mark.kwargs.get("task"))
     except ValueError as err:
         raise pytest.UsageError(f"{item.nodeid}: {err}") from None
-    return points, task
+    if task.by_hand:
+        raise pytest.UsageError(f"{item.nodeid}: task {task.id!r} is graded by hand; a points "
+                                f"marker must name a task graded by tests")
+    hidden = mark.kwargs.get("hidden", False)
+    if not isinstance(hidden, bool):
+        raise pytest.UsageError(f"{item.nodeid}: hidden must be True or False; got {hidden!r}")
+    unknown = set(mark.kwargs) - {"n", "task", "hidden"}
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: the points marker takes n, task and hidden; "
+                                f"got {', '.join(sorted(unknown))}")
+    inside = _under_instructor(item)
+    if hidden and not inside:
+        raise pytest.UsageError(f"{item.nodeid}: a hidden test must live under tests/instructor/"
+                                f" (which the student copy leaves out); move it there")
+    if inside and not hidden:
+        raise pytest.UsageError(f"{item.nodeid}: a graded test under tests/instructor/ must be "
+                                f"hidden (the student copy leaves the folder out); add "
+                                f"hidden=True to its points marker or move it out")
+    return points, task, hidden
+
+
+def _hint(points, task, hidden):
+    kind = "hidden test" if hidden else "test"
+    head = f"This {kind} earns {points:g} point(s) of task '{task.id}' ({task.title})."
+    if task.kind == "results":
+        return (head + " Train with the command of ASSIGNMENT.md and hand in the run folder; "
+                "if the numbers are off, re-read "
+                f"{TASKS.format_equations(TASKS.task_equations(task))} of {TASKS.DERIVATION}.")
+    equations = TASKS.task_equations(task)
+    if not equations:
+        return head
+    return head + f" Re-read {TASKS.format_equations(equations)} of {TASKS.DERIVATION}."
 
 
 def pytest_addoption(parser):
@@ -71,9 +123,4 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     info = graded(item) if report.failed else None
     if info:
-        points, task = info
-        report.sections.append((
-            "assignment", f"This test earns {points:g} point(s) of task '{task.id}' "
-                          f"({task.title}). Re-read "
-                          f"{TASKS.format_equations(TASKS.task_equations(task))} of "
-                          f"{TASKS.DERIVATION}."))
+        report.sections.append(("assignment", _hint(*info)))

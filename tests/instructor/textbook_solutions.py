@@ -1,10 +1,11 @@
 """A second solution of every task, written from the derivation and the textbooks, not from
 numpyvae's reference code: what a student who knows the math would write.
 
-tests/test_assignment.py puts each body into the fence of a fresh student copy and grades it:
-such a solution must earn full marks. The bodies use the names the stubs leave in scope (the
-function's arguments, the lines before the fence, and the module's imports). Left out of the
-student copy, with test_assignment.py (scripts/make_assignment.py, LEFT_OUT).
+tests/instructor/test_assignment.py and test_autograder.py put each body into the fence of a
+fresh student copy and grade it: such a solution must earn full marks. The bodies use the
+names the stubs leave in scope (the function's arguments, the lines before the fence, and the
+module's imports). Left out of every copy, with the kit's tests (scripts/make_assignment.py,
+KIT).
 """
 
 SOLUTIONS = {
@@ -84,5 +85,15 @@ theta[:] = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
     ("numpyvae/optim/adagrad.py", "adagrad_update"): """
 G[:] = G + g ** 2
 theta[:] = theta - lr * g / (np.sqrt(G) + eps)
+""",
+    ("numpyvae/evaluate.py", "log_mean_exp"): """
+w_max = np.max(w, axis=axis)
+lme = w_max + np.log(np.mean(np.exp(w - np.expand_dims(w_max, axis)), axis=axis))
+""",
+    ("numpyvae/evaluate.py", "log_weights"): """
+half_log_2pi = 0.5 * np.log(2.0 * np.pi)
+log_prior = np.sum(-half_log_2pi - z * z / 2.0, axis=2)
+log_posterior = np.sum(-half_log_2pi - np.log(sigma)[np.newaxis] - v * v / 2.0, axis=2)
+log_w = log_px_given_z - log_posterior + log_prior
 """,
 }
