@@ -2,8 +2,10 @@
 
 The server (http.server in a thread, ephemeral port) serves whatever a test puts in its
 ``routes``: good gzipped IDX files, corrupted ones, a response that stops half-way, a 404.
-Small IDX files are built here and their checksums passed in; one test serves the real MNIST
-files from ../shared/data/mnist and checks them against the real checksums.
+Small IDX files are built here and their checksums passed in; two tests serve the real files
+of MNIST (../shared/data/mnist) and Fashion-MNIST (../shared/data/fashion-mnist) and check them
+against the real checksums. Where a test needs Fashion-MNIST's upstream URLs, urlopen is
+replaced by a recorder: the network here reaches no dataset host.
 """
 import gzip
 import hashlib
@@ -12,16 +14,21 @@ import os
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from numpyvae.datasets import (MNIST_FILES, DownloadError, download_file, download_mnist,
-                               load_dataset, read_idx, resolve_mirrors)
+from numpyvae.datasets import (FASHION_MNIST, FASHION_MNIST_CLASSES, MNIST_FILES,
+                               DownloadError, download_fashion_mnist, download_file,
+                               download_mnist, load_dataset, load_fashion_mnist, read_idx,
+                               resolve_mirrors)
 from numpyvae.datasets.mnist import load_mnist
 
 REAL_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+REAL_FASHION = REAL_MNIST.parent / "fashion-mnist"
 NAMES = [name for pair in MNIST_FILES.values() for name in pair]
 
 
@@ -310,3 +317,106 @@ def test_real_mnist_downloads_and_verifies_end_to_end(server, tmp_path):
     with gzip.open(REAL_MNIST / "t10k-labels-idx1-ubyte.gz") as f:
         labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
     np.testing.assert_array_equal(ds.test_y, labels)
+
+
+# ---------------------------------------------------------------- Fashion-MNIST
+
+S3 = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+GITHUB = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
+
+
+def test_fashion_files_land_in_their_subfolder_and_load(server, tiny_mnist, tmp_path):
+    mirror = serve_all(server, tiny_mnist, prefix="/fashion/")
+    data = load_fashion_mnist(tmp_path, mirrors=[mirror], checksums=checksums_of(tiny_mnist),
+                              progress=False)
+    assert os.listdir(tmp_path) == ["fashion-mnist"]
+    folder = tmp_path / "fashion-mnist"
+    assert sorted(os.listdir(folder)) == sorted(name + ".gz" for name in NAMES)
+    for name in NAMES:
+        assert gzip.decompress((folder / (name + ".gz")).read_bytes()) == tiny_mnist[name][1]
+    np.testing.assert_array_equal(data["test_images"], tiny_mnist["t10k-images-idx3-ubyte"][0])
+    n_requests = len(server.requests)
+    load_fashion_mnist(tmp_path, mirrors=[mirror], checksums=checksums_of(tiny_mnist),
+                       progress=False)
+    assert len(server.requests) == n_requests
+
+
+def test_only_missing_fashion_files_are_downloaded(server, tiny_mnist, tmp_path):
+    mirror = serve_all(server, tiny_mnist, prefix="/fashion/")
+    name = "train-labels-idx1-ubyte"
+    (tmp_path / "fashion-mnist").mkdir()
+    (tmp_path / "fashion-mnist" / name).write_bytes(tiny_mnist[name][1])
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"an MNIST file: not Fashion-MNIST's")
+    download_fashion_mnist(tmp_path, mirrors=[mirror], checksums=checksums_of(tiny_mnist),
+                           progress=False)
+    assert sorted(server.requests) == sorted(f"/fashion/{n}.gz" for n in NAMES if n != name)
+
+
+def test_corrupted_fashion_file_is_rejected_and_nothing_is_left(server, tiny_mnist, tmp_path):
+    name = "t10k-images-idx3-ubyte"
+    _, raw, sha = tiny_mnist[name]
+    damaged = bytearray(raw)
+    damaged[100] ^= 0x01
+    server.routes[f"/fashion/{name}.gz"] = send_body(gzip.compress(bytes(damaged)))
+    folder = tmp_path / "fashion-mnist"
+    with pytest.raises(DownloadError) as info:
+        download_file(name, folder, sha, mirrors=[server.url + "/fashion/"], progress=False,
+                      source=FASHION_MNIST)
+    message = str(info.value)
+    assert "checksum mismatch" in message and sha in message
+    assert "$NUMPYVAE_FASHION_MNIST_MIRRORS" in message
+    assert os.listdir(folder) == []
+
+
+def test_fashion_mirrors_default_to_upstream(monkeypatch):
+    monkeypatch.delenv("NUMPYVAE_FASHION_MNIST_MIRRORS", raising=False)
+    monkeypatch.setenv("NUMPYVAE_MNIST_MIRRORS", "http://mnist-only.example/")
+    assert resolve_mirrors(source=FASHION_MNIST) == [S3, GITHUB]
+    monkeypatch.setenv("NUMPYVAE_FASHION_MNIST_MIRRORS", "http://a.example/, http://b.example/")
+    assert resolve_mirrors(source=FASHION_MNIST) == ["http://a.example/", "http://b.example/"]
+    assert resolve_mirrors() == ["http://mnist-only.example/"]
+    assert resolve_mirrors(["https://c.example/"], source=FASHION_MNIST) == ["https://c.example/"]
+
+
+def test_unusable_fashion_mirrors_in_the_environment_are_named(monkeypatch):
+    monkeypatch.setenv("NUMPYVAE_FASHION_MNIST_MIRRORS", "example.com/fashion")
+    with pytest.raises(ValueError, match="NUMPYVAE_FASHION_MNIST_MIRRORS.*example.com/fashion"):
+        resolve_mirrors(source=FASHION_MNIST)
+
+
+def test_fashion_download_asks_the_upstream_urls(tmp_path, monkeypatch):
+    """Without mirrors, each file is asked of the S3 site, then of the GitHub repository."""
+    monkeypatch.delenv("NUMPYVAE_FASHION_MNIST_MIRRORS", raising=False)
+    asked = []
+
+    def unreachable(request, timeout=None):
+        asked.append(request.full_url)
+        raise urllib.error.URLError("no route to host (test)")
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(DownloadError) as info:
+        load_dataset("fashion-mnist", data_dir=tmp_path, progress=False)
+    name = "train-images-idx3-ubyte.gz"
+    assert asked == [S3 + name, GITHUB + name]
+    lines = str(info.value).splitlines()
+    assert "could not download train-images-idx3-ubyte into " \
+           f"{tmp_path / 'fashion-mnist'}; tried 2 mirrors" in lines[0]
+    assert lines[1].startswith(f"  {S3}{name}: ") and "no route to host (test)" in lines[1]
+    assert lines[2].startswith(f"  {GITHUB}{name}: ") and "no route to host" in lines[2]
+    assert os.listdir(tmp_path / "fashion-mnist") == []
+
+
+@pytest.mark.skipif(not REAL_FASHION.is_dir(),
+                    reason=f"real Fashion-MNIST not found at {REAL_FASHION}")
+def test_real_fashion_mnist_downloads_and_verifies_end_to_end(server, tmp_path, monkeypatch):
+    for name in NAMES:
+        server.routes[f"/data/fashion/{name}.gz"] = send_body(
+            (REAL_FASHION / (name + ".gz")).read_bytes())
+    monkeypatch.setenv("NUMPYVAE_FASHION_MNIST_MIRRORS", server.url + "/data/fashion/")
+    ds = load_dataset("fashion-mnist", data_dir=tmp_path, progress=False)
+    assert (len(ds.train_x), len(ds.test_x)) == (60000, 10000)
+    assert os.listdir(tmp_path) == ["fashion-mnist"]
+    assert sorted(os.listdir(tmp_path / "fashion-mnist")) == sorted(n + ".gz" for n in NAMES)
+    with gzip.open(REAL_FASHION / "t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
+    np.testing.assert_array_equal(ds.test_y, labels)
+    assert ds.classes == FASHION_MNIST_CLASSES

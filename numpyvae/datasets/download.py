@@ -1,4 +1,5 @@
-"""Download the MNIST files from public mirrors, with urllib only, verified and atomic.
+"""Download the files of MNIST or Fashion-MNIST from public mirrors, with urllib only,
+verified and atomic.
 
 For each missing file, each mirror is tried in turn. A download goes into a temporary file in
 the data folder; its decompressed content must have the expected SHA-256; only then is it
@@ -18,8 +19,8 @@ from pathlib import Path
 from ..files import flush_to_disk, temporary_sibling
 from .errors import DatasetError, DownloadError
 from .idx import CHUNK, is_gzip, sha256_decompressed
-from .paths import DATA_DIR_ENV, find_data_file, resolve_data_dir
-from .sources import DEFAULT_MIRRORS, MIRRORS_ENV, MNIST_SHA256
+from .paths import DATA_DIR_ENV, dataset_folder, find_data_file
+from .sources import FASHION_MNIST, MNIST
 
 DEFAULT_TIMEOUT = 60.0   # seconds without a byte before a mirror counts as failed
 USER_AGENT = "numpyvae"
@@ -33,36 +34,44 @@ class _ConnectionDropped(Exception):
         super().__init__(f"connection closed after {received} of {expected} bytes")
 
 
-def resolve_mirrors(mirrors=None):
+def resolve_mirrors(mirrors=None, source=MNIST):
     """The mirror URLs to try, in order.
 
-    ``mirrors`` if given (a list, or one comma-separated string); else
-    $NUMPYVAE_MNIST_MIRRORS, a comma-separated list; else
-    :data:`~numpyvae.datasets.sources.DEFAULT_MIRRORS`. A mirror is a folder URL (http,
+    ``mirrors`` if given (a list, or one comma-separated string); else the source's
+    environment variable ($NUMPYVAE_MNIST_MIRRORS, $NUMPYVAE_FASHION_MNIST_MIRRORS), a
+    comma-separated list; else the source's own mirrors (for MNIST
+    :data:`~numpyvae.datasets.sources.DEFAULT_MIRRORS`). A mirror is a folder URL (http,
     https or file) under which ``<name>.gz`` is fetched.
+
+    Parameters
+    ----------
+    mirrors : list of str or str, optional
+    source : IdxSource
+        :data:`~numpyvae.datasets.sources.MNIST` or
+        :data:`~numpyvae.datasets.sources.FASHION_MNIST`.
 
     Returns
     -------
     list of str
     """
-    source = "mirrors"
+    origin = "mirrors"
     if mirrors is None:
-        mirrors, source = os.environ.get(MIRRORS_ENV, ""), f"${MIRRORS_ENV}"
+        mirrors, origin = os.environ.get(source.mirrors_env, ""), f"${source.mirrors_env}"
         if not mirrors.strip():
-            return list(DEFAULT_MIRRORS)
+            return list(source.mirrors)
     if isinstance(mirrors, str):
         mirrors = mirrors.split(",")
     try:
         mirrors = [m.strip() for m in mirrors]
     except (TypeError, AttributeError):
-        raise ValueError(f"{source} must be a list of mirror URLs (str); "
+        raise ValueError(f"{origin} must be a list of mirror URLs (str); "
                          f"got {mirrors!r}") from None
     mirrors = [m for m in mirrors if m]
     if not mirrors:
-        raise ValueError(f"{source} must name at least one mirror URL; got none")
+        raise ValueError(f"{origin} must name at least one mirror URL; got none")
     for mirror in mirrors:
         if urllib.parse.urlsplit(mirror).scheme not in URL_SCHEMES:
-            raise ValueError(f"{source} must hold URLs starting with http://, https:// or "
+            raise ValueError(f"{origin} must hold URLs starting with http://, https:// or "
                              f"file://; got {mirror!r}")
     return mirrors
 
@@ -73,7 +82,7 @@ def file_url(mirror, filename):
 
 
 def download_file(filename, data_dir, sha256, mirrors=None, progress=True,
-                  timeout=DEFAULT_TIMEOUT):
+                  timeout=DEFAULT_TIMEOUT, source=MNIST):
     """Fetch ``<filename>.gz`` from the first mirror that gives a good copy.
 
     Parameters
@@ -90,13 +99,16 @@ def download_file(filename, data_dir, sha256, mirrors=None, progress=True,
         Show a progress line on stderr, rewritten in place with ``\\r``.
     timeout : float
         Seconds to wait for the server at any one moment.
+    source : IdxSource
+        Whose mirrors to use when ``mirrors`` is None, and which variable to name when none
+        works.
 
     Returns
     -------
     pathlib.Path
         The file written: ``<filename>.gz`` (or ``<filename>`` if a mirror served it raw).
     """
-    mirrors = resolve_mirrors(mirrors)
+    mirrors = resolve_mirrors(mirrors, source)
     folder = Path(data_dir)
     _check_writable(folder)
     failures = []
@@ -111,22 +123,51 @@ def download_file(filename, data_dir, sha256, mirrors=None, progress=True,
     raise DownloadError(
         f"could not download {filename} into {folder}; tried {len(mirrors)} "
         f"mirror{'s' if len(mirrors) > 1 else ''}:\n" + "\n".join(failures) +
-        f"\nNothing was left in {folder}. Set ${MIRRORS_ENV} to a comma-separated list of "
-        f"mirror URLs (e.g. a proxy you can reach), or copy the file there yourself.")
+        f"\nNothing was left in {folder}. Set ${source.mirrors_env} to a comma-separated "
+        f"list of mirror URLs (e.g. a proxy you can reach), or copy the file there yourself.")
 
 
-def download_mnist(data_dir=None, mirrors=None, checksums=None, progress=True,
-                   timeout=DEFAULT_TIMEOUT):
-    """Download every file of ``checksums`` that is missing from the data folder.
+def download_missing(folder, checksums, source=MNIST, mirrors=None, progress=True,
+                     timeout=DEFAULT_TIMEOUT):
+    """Download every file of ``checksums`` that is missing from ``folder``.
 
     A file counts as present when ``<name>`` or ``<name>.gz`` exists; present files are not
     checked here (the loader checks them on every read).
 
     Parameters
     ----------
+    folder : str or os.PathLike
+        The folder of the dataset's files themselves (for Fashion-MNIST, the subfolder).
+    checksums : dict of str -> str
+        File name (without .gz) -> SHA-256 of its decompressed content.
+    source : IdxSource
+        Whose mirrors to try; see :func:`resolve_mirrors`.
+    mirrors : list of str, optional
+    progress : bool
+    timeout : float
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        Each file name and where it is now.
+    """
+    paths = {}
+    for name, sha256 in checksums.items():
+        paths[name] = find_data_file(folder, name) or download_file(
+            name, folder, sha256, mirrors=mirrors, progress=progress, timeout=timeout,
+            source=source)
+    return paths
+
+
+def download_mnist(data_dir=None, mirrors=None, checksums=None, progress=True,
+                   timeout=DEFAULT_TIMEOUT):
+    """Download the MNIST files missing from the data folder.
+
+    Parameters
+    ----------
     data_dir : str or os.PathLike, optional
         See :func:`~numpyvae.datasets.paths.resolve_data_dir` (argument, then $NUMPYVAE_DATA,
-        then the per-user cache).
+        then the per-user cache). The files go directly into it.
     mirrors : list of str, optional
         See :func:`resolve_mirrors`.
     checksums : dict of str -> str, optional
@@ -140,13 +181,35 @@ def download_mnist(data_dir=None, mirrors=None, checksums=None, progress=True,
     dict of str -> pathlib.Path
         Each file name and where it is now.
     """
-    folder = resolve_data_dir(data_dir)
-    checksums = MNIST_SHA256 if checksums is None else checksums
-    paths = {}
-    for name, sha256 in checksums.items():
-        paths[name] = find_data_file(folder, name) or download_file(
-            name, folder, sha256, mirrors=mirrors, progress=progress, timeout=timeout)
-    return paths
+    return download_missing(dataset_folder(MNIST.subfolder, data_dir),
+                            MNIST.sha256 if checksums is None else checksums, MNIST,
+                            mirrors=mirrors, progress=progress, timeout=timeout)
+
+
+def download_fashion_mnist(data_dir=None, mirrors=None, checksums=None, progress=True,
+                           timeout=DEFAULT_TIMEOUT):
+    """Download the Fashion-MNIST files missing from the subfolder ``fashion-mnist``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike, optional
+        The data folder, as for :func:`download_mnist`; the files go into its subfolder
+        ``fashion-mnist`` (created if needed).
+    mirrors : list of str, optional
+        See :func:`resolve_mirrors`; by default $NUMPYVAE_FASHION_MNIST_MIRRORS, else
+        :data:`~numpyvae.datasets.sources.FASHION_MNIST_MIRRORS`.
+    checksums : dict of str -> str, optional
+        By default :data:`~numpyvae.datasets.sources.FASHION_MNIST_SHA256`.
+    progress : bool
+    timeout : float
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+    """
+    return download_missing(dataset_folder(FASHION_MNIST.subfolder, data_dir),
+                            FASHION_MNIST.sha256 if checksums is None else checksums,
+                            FASHION_MNIST, mirrors=mirrors, progress=progress, timeout=timeout)
 
 
 def _check_writable(folder):

@@ -55,6 +55,25 @@ def resolve_data_dir(data_dir=None):
     return default_data_dir()
 
 
+def dataset_folder(subfolder, data_dir=None):
+    """The folder of one dataset's files: the data folder, or a subfolder of it.
+
+    Parameters
+    ----------
+    subfolder : str
+        "" for a dataset whose files sit directly in the data folder (MNIST), else the name of
+        its subfolder (Fashion-MNIST: "fashion-mnist").
+    data_dir : str or os.PathLike, optional
+        See :func:`resolve_data_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    folder = resolve_data_dir(data_dir)
+    return folder / subfolder if subfolder else folder
+
+
 def find_data_file(folder, name):
     """The file ``name`` in ``folder``, raw or as ``name.gz``; None when neither exists.
 
