@@ -13,6 +13,14 @@ against the bands of scripts/results_bands.json: the mean +- 3 standard deviatio
 seeds of the reference, made by scripts/results_bands.py (which remakes them for another
 configuration).
 
+Where tests/instructor/run_check.py is present (the autograder and this project's suite; not
+a student copy), the numbers of metrics.jsonl are not taken on trust: before its band, each
+test checks its number against what the run's ``checkpoint.npz`` gives, recomputed by
+run_check from the checkpoint's parameters alone (:func:`recompute_run`, tolerance in
+:func:`agreement_tolerance`), and fails, naming the number, when they disagree. A run
+without its checkpoint, or whose checkpoint is of another configuration or epoch, is then
+refused.
+
 Where the run comes from (:func:`find_run`):
 
 - NUMPYVAE_GRADE_SUBMISSION set (grading: the folder that holds the student's numpyvae/):
@@ -26,14 +34,18 @@ Where the run comes from (:func:`find_run`):
   mnist-mini). In a student copy (which has no tests/instructor/) a warning says that such a
   run is not one that can be handed in.
 
-The numbers are read from the files, not recomputed: with a run at hand the tests take
-milliseconds. The files are parsed here, with json, not by numpyvae's own readers, because the
-package under test is the student's.
+In a student copy the numbers are read from the files, not recomputed: with a run at hand the
+tests take milliseconds (the recomputation takes about a second, once per session). The files
+are parsed here, with json, and run_check reads the checkpoint with numpy, never with
+numpyvae's own readers, because the package under test is the student's.
 """
+import importlib.util
 import json
 import math
 import os
 import shlex
+import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -42,7 +54,7 @@ import pytest
 SUBMISSION_VARIABLE = "NUMPYVAE_GRADE_SUBMISSION"
 BANDS_FILE = Path(__file__).resolve().parents[1] / "scripts" / "results_bands.json"
 INSTRUCTOR = Path(__file__).resolve().parent / "instructor"   # not in a student copy
-CONFIG, METRICS = "config.json", "metrics.jsonl"
+CONFIG, METRICS, CHECKPOINT = "config.json", "metrics.jsonl", "checkpoint.npz"
 NAMES = {"test_loss": "test negative ELBO", "test_recon": "test reconstruction",
          "test_kl": "test KL"}
 # What a number outside its band suggests, by the side it falls on.
@@ -68,6 +80,51 @@ ADVICE = {
     ("test_recon", "low"): "the code carries more information than the reference's: a KL "
                            "gradient too weak, eqs. (13)-(14) (is the KL above its band?), "
                            "or noise scaled by sigma^2 instead of sigma, eq. (9)",
+}
+
+
+def _load_run_check():
+    """tests/instructor/run_check.py, loaded from its file, or None where it is absent (a student
+    copy). Loaded by path, so that no other module of that name can stand in for it."""
+    path = INSTRUCTOR / "run_check.py"
+    if not path.is_file():
+        return None
+    loaded = sys.modules.get("run_check")
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path:
+        return loaded
+    spec = importlib.util.spec_from_file_location("run_check", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_check"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+RUN_CHECK = _load_run_check()
+
+# Agreement of a reported number with what the run's checkpoint gives (only where RUN_CHECK is
+# present). The KL has no noise: the run computed it in float32 from the same parameters and
+# images, which moves it by about 2e-7 nats, so it must agree to ROUNDING_NATS = 1e-3, tight
+# yet thousands of times the rounding. The reconstruction and the negative ELBO are Monte
+# Carlo: the run took one noise draw per test image, run_check R = 16, independent of the
+# run's. Both estimate the same expectation given the parameters, so their difference has mean
+# 0 and standard deviation sqrt(sd1^2 + se^2): sd1 = sqrt(mean_i s_i^2 / N), the spread of a
+# one-draw estimate, and se = sd1 / sqrt(R), the recomputation's standard error (s_i^2 is test
+# image i's variance over the draws, N = 2,000; the KL is exact, so the ELBO's are the same).
+# The difference is a mean over 2,000 independent images, Gaussian far into the tails (3,000
+# one-draw estimates of a trained model: skewness 0.03, excess kurtosis -0.1, largest |z| 3.5,
+# sd as predicted to 0.1%). At AGREEMENT_SDS = 5 an honest run fails with probability 6e-7
+# per number. For the set command sd1 is about 0.12 and se 0.03 nats, so the tolerance is
+# about 0.62 nats: a fifth of the reconstruction band's half-width (2.9), 0.3 of the ELBO's
+# (2.1). An edit smaller than that passes and gains at most that much; a larger one fails.
+AGREEMENT_SDS = 5
+ROUNDING_NATS = 1e-3
+# What computes each number in a run, for a disagreement that is not an edit.
+COMPUTED_BY = {
+    "test_kl": "the KL's value otherwise than eq. (12) of docs/derivation.md",
+    "test_recon": "the reconstruction otherwise than eqs. (9) and (16) of docs/derivation.md "
+                  "(the noise is scaled by sigma, not sigma^2)",
+    "test_loss": "the negative ELBO otherwise than eqs. (2), (9), (12) and (16) of "
+                 "docs/derivation.md",
 }
 
 
@@ -145,6 +202,23 @@ def _read_metrics(path):
     return records
 
 
+def config_differences(config, bands):
+    """How ``config`` differs from the set configuration, ignoring ``bands["ignored_keys"]``."""
+    ignored = set(bands.get("ignored_keys", ("seed",)))
+    differences = []
+    for key in sorted(set(bands["config"]) | set(config) - ignored):
+        if key in ignored:
+            continue
+        if key not in config:
+            differences.append(f"{key} is missing (the set value is {bands['config'][key]!r})")
+        elif key not in bands["config"]:
+            differences.append(f"{key} = {config[key]!r} is not a setting of the set command")
+        elif config[key] != bands["config"][key]:
+            differences.append(f"{key} = {config[key]!r} where the set value is "
+                               f"{bands['config'][key]!r}")
+    return differences
+
+
 def read_run(folder, bands):
     """The last epoch's record of a run that may be graded; RunRefused otherwise.
 
@@ -165,18 +239,7 @@ def read_run(folder, bands):
     config = _read_json(folder / CONFIG, "configuration")
     if not isinstance(config, dict):
         raise RunRefused(f"{folder / CONFIG} does not hold a run's configuration")
-    ignored = set(bands.get("ignored_keys", ("seed",)))
-    differences = []
-    for key in sorted(set(bands["config"]) | set(config) - ignored):
-        if key in ignored:
-            continue
-        if key not in config:
-            differences.append(f"{key} is missing (the set value is {bands['config'][key]!r})")
-        elif key not in bands["config"]:
-            differences.append(f"{key} = {config[key]!r} is not a setting of the set command")
-        elif config[key] != bands["config"][key]:
-            differences.append(f"{key} = {config[key]!r} where the set value is "
-                               f"{bands['config'][key]!r}")
+    differences = config_differences(config, bands)
     if differences:
         raise RunRefused(f"the run in {folder} was trained with another configuration than "
                          f"the set one: " + "; ".join(differences) + f". Only the seed may "
@@ -201,6 +264,79 @@ def read_run(folder, bands):
                              f"graded: check every gradient with `python -m numpyvae "
                              f"gradcheck`)")
     return last
+
+
+def recompute_run(folder, bands):
+    """The run's test numbers as its checkpoint gives them, by tests/instructor/run_check.py.
+
+    Refused (RunRefused): a run folder without checkpoint.npz, a checkpoint that cannot be
+    read, one whose model is not what its own configuration says, one trained with another
+    configuration than the set one, and one of another epoch than the set last one.
+
+    Returns
+    -------
+    dict ``test_kl``, ``test_recon``, ``test_loss`` -> run_check.Estimate
+    """
+    command, path = bands["command"], Path(folder) / CHECKPOINT
+    if not path.is_file():
+        raise RunRefused(f"the run folder {folder} has no {CHECKPOINT}: the grader takes the "
+                         f"numbers of {METRICS} only once it has recomputed them from the model "
+                         f"that {CHECKPOINT} holds. Hand in the folder `{command}` writes, whole")
+    try:
+        checkpoint = RUN_CHECK.read_checkpoint(path)
+    except RUN_CHECK.CheckpointError as err:
+        raise RunRefused(f"the run's checkpoint cannot be used: {err}. Train again with "
+                         f"`{command}`") from None
+    differences = config_differences(checkpoint["meta"]["config"], bands)
+    if differences:
+        raise RunRefused(f"the model in {path} was trained with another configuration than "
+                         f"the set one: " + "; ".join(differences) + f". Train again with "
+                         f"`{command}` (any --seed) and hand in the folder it writes")
+    epochs = bands["config"]["epochs"]
+    position = checkpoint["meta"].get("position")
+    position = position if isinstance(position, dict) else {}
+    if (position.get("epoch"), position.get("batch")) != (epochs, 0):
+        raise RunRefused(f"{path} holds the model at epoch {position.get('epoch')!r}, batch "
+                         f"{position.get('batch')!r}, not after the set {epochs} epochs whose "
+                         f"numbers {METRICS} reports: hand in the checkpoint and the metrics "
+                         f"of one run of `{command}`, as it writes them")
+    try:
+        images = RUN_CHECK.load_test_images(checkpoint["meta"]["config"])
+        return RUN_CHECK.recompute(checkpoint, images)
+    except RUN_CHECK.Unsupported as err:
+        raise RunRefused(f"the grader cannot recompute this run's numbers: {err} (for a run "
+                         f"of `{command}` the course's grader needs extending: tell your "
+                         f"instructor)") from None
+    except RUN_CHECK.CheckpointError as err:
+        raise RunRefused(f"the run's checkpoint cannot be used: {err}. Train again with "
+                         f"`{command}`") from None
+
+
+def agreement_tolerance(estimate):
+    """How far a reported number may be from run_check's ``estimate`` (see AGREEMENT_SDS)."""
+    return AGREEMENT_SDS * math.hypot(estimate.mc_stderr, estimate.one_draw_sd) + ROUNDING_NATS
+
+
+def check_agreement(record, recomputed, key, bands):
+    """Fail, naming the number, when ``record[key]`` is not what the run's checkpoint gives."""
+    estimate, reported = recomputed[key], record[key]
+    tolerance = agreement_tolerance(estimate)
+    if abs(reported - estimate.value) <= tolerance:
+        return
+    if estimate.draws:
+        how = (f"+- {estimate.mc_stderr:.2f}, a mean over {estimate.draws} noise draws per "
+               f"test image; a run's own number, one draw per image, varies by "
+               f"{estimate.one_draw_sd:.2f} around it and lies within {tolerance:.2f} nats of "
+               f"it, {AGREEMENT_SDS:g} standard deviations")
+    else:
+        how = (f"in closed form, with no noise; a run's own number lies within {tolerance:g} "
+               f"nats of it")
+    pytest.fail(
+        f"the {NAMES[key]} is not what the run's model gives: {METRICS} says {key} = "
+        f"{reported:.4f}, the run's checkpoint gives {estimate.value:.4f} ({how}). The numbers "
+        f"graded must be those of the model handed in: either {METRICS} was edited, or the "
+        f"run's code computes {COMPUTED_BY[key]}. Train again with `{bands['command']}` and "
+        f"hand in the folder it writes, as it is.", pytrace=False)
 
 
 def train_set_command(bands, folder):
@@ -228,8 +364,8 @@ def bands():
 
 
 @pytest.fixture(scope="session")
-def graded_run(bands, tmp_path_factory):
-    """The last epoch of the run to grade, or the RunRefused that says why there is none."""
+def run_folder(bands, tmp_path_factory):
+    """The folder of the run to grade, or the RunRefused that says why there is none."""
     folder, required = find_run(bands)
     if folder is None:
         folder = tmp_path_factory.mktemp("trained-model") / "run"
@@ -249,16 +385,43 @@ def graded_run(bands, tmp_path_factory):
         return RunRefused(f"the submission holds no run folder {bands['run_folder']}/: train "
                           f"your model with `{bands['command']}` from the root of your copy "
                           f"and hand in the folder it writes with the copy")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def graded_run(run_folder, bands):
+    """The last epoch of the run to grade, or the RunRefused that says why there is none."""
+    if isinstance(run_folder, RunRefused):
+        return run_folder
     try:
-        return read_run(folder, bands)
+        return read_run(run_folder, bands)
     except RunRefused as refused:
         return refused
 
 
-def check_band(record, bands, key):
-    """Fail with the value, the band and what it suggests when ``record[key]`` is outside."""
-    if isinstance(record, RunRefused):
-        pytest.fail(f"the run cannot be graded: {record}", pytrace=False)
+@pytest.fixture(scope="session")
+def checkpoint_numbers(run_folder, graded_run, bands):
+    """What the run's checkpoint gives (:func:`recompute_run`), or the RunRefused that says why
+    it cannot; None in a student copy (no run_check) and for a run refused already."""
+    if RUN_CHECK is None or isinstance(graded_run, RunRefused):
+        return None
+    try:
+        return recompute_run(run_folder, bands)
+    except RunRefused as refused:
+        return refused
+
+
+def check_band(record, bands, key, recomputed=None):
+    """Fail with the value, the band and what it suggests when ``record[key]`` is outside.
+
+    With ``recomputed`` (what the run's checkpoint gives, where run_check is present), first
+    fail when ``record[key]`` disagrees with it, or with the reason the run was refused.
+    """
+    for refused in (record, recomputed):
+        if isinstance(refused, RunRefused):
+            pytest.fail(f"the run cannot be graded: {refused}", pytrace=False)
+    if recomputed is not None:
+        check_agreement(record, recomputed, key, bands)
     band, value = bands["bands"][key], record[key]
     if band["low"] <= value <= band["high"]:
         return
@@ -275,18 +438,18 @@ pytestmark = pytest.mark.filterwarnings("always::test_trained_model.TrainedHereW
 
 
 @pytest.mark.points(2, task="trained-model")
-def test_the_test_negative_elbo_is_in_its_band(graded_run, bands):
-    check_band(graded_run, bands, "test_loss")
+def test_the_test_negative_elbo_is_in_its_band(graded_run, checkpoint_numbers, bands):
+    check_band(graded_run, bands, "test_loss", checkpoint_numbers)
 
 
 @pytest.mark.points(2, task="trained-model")
-def test_the_test_kl_is_in_its_band(graded_run, bands):
-    check_band(graded_run, bands, "test_kl")
+def test_the_test_kl_is_in_its_band(graded_run, checkpoint_numbers, bands):
+    check_band(graded_run, bands, "test_kl", checkpoint_numbers)
 
 
 @pytest.mark.points(1, task="trained-model")
-def test_the_test_reconstruction_is_in_its_band(graded_run, bands):
-    check_band(graded_run, bands, "test_recon")
+def test_the_test_reconstruction_is_in_its_band(graded_run, checkpoint_numbers, bands):
+    check_band(graded_run, bands, "test_recon", checkpoint_numbers)
 
 
 # ---------------------------------------------------------------- the checks themselves
@@ -383,3 +546,120 @@ def test_a_number_outside_its_band_says_what_it_suggests(bands):
         check_band({"test_kl": band["high"] + 5}, bands, "test_kl")
     with pytest.raises(pytest.fail.Exception, match="the run cannot be graded: no run"):
         check_band(RunRefused("no run"), bands, "test_loss")
+
+
+# ---------------------------------------------------------------- the numbers against the checkpoint
+# Where run_check is present (the autograder, this project), on the session's real run.
+
+needs_run_check = pytest.mark.skipif(
+    RUN_CHECK is None, reason="the check against the checkpoint is the autograder's "
+                              "(tests/instructor/run_check.py, not in a student copy)")
+
+
+def _copy_run(run_folder, graded_run, into, names=(CONFIG, METRICS, CHECKPOINT)):
+    """A copy of the real run's files ``names`` in ``into``, to edit."""
+    assert not isinstance(graded_run, RunRefused), f"no run to check: {graded_run}"
+    into.mkdir(parents=True)
+    for name in names:
+        shutil.copy2(Path(run_folder) / name, into / name)
+    return into
+
+
+def _edit_last_epoch(folder, **changes):
+    records = [json.loads(line) for line in (folder / METRICS).read_text().splitlines()]
+    records[-1].update(changes)
+    (folder / METRICS).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _rewrite_checkpoint(path, change):
+    """Rewrite the checkpoint at ``path`` with ``change(document)`` applied to its meta.json."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    document = json.loads(arrays["meta.json"].tobytes().decode("utf-8"))
+    change(document)
+    arrays["meta.json"] = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+@needs_run_check
+def test_an_honest_run_agrees_with_its_checkpoint(graded_run, checkpoint_numbers, bands):
+    assert not isinstance(graded_run, RunRefused), graded_run
+    assert not isinstance(checkpoint_numbers, RunRefused), checkpoint_numbers
+    for key in NAMES:
+        check_agreement(graded_run, checkpoint_numbers, key, bands)
+        check_band(graded_run, bands, key, checkpoint_numbers)
+    assert agreement_tolerance(checkpoint_numbers["test_kl"]) == ROUNDING_NATS
+    for key in ("test_recon", "test_loss"):
+        band = bands["bands"][key]
+        assert 0.2 < agreement_tolerance(checkpoint_numbers[key]) < (band["high"] -
+                                                                     band["low"]) / 4
+
+
+@needs_run_check
+def test_an_edited_metrics_file_is_caught(tmp_path, run_folder, graded_run, bands):
+    folder = _copy_run(run_folder, graded_run, tmp_path / "run")
+    recomputed = recompute_run(folder, bands)            # as the graded tests do, on the copy
+    true = graded_run
+    edits = [{key: true[key] + sign * 2 * agreement_tolerance(recomputed[key])}
+             for key in NAMES for sign in (-1, 1)]
+    # The edit that pays: every number moved to the middle of its band.
+    means = {key: bands["bands"][key]["mean"] for key in NAMES
+             if abs(bands["bands"][key]["mean"] - true[key]) > agreement_tolerance(
+                 recomputed[key])}
+    edits.append(means)
+    for edit in edits:
+        _edit_last_epoch(folder, **{**{k: true[k] for k in NAMES}, **edit})
+        record = read_run(folder, bands)                 # the files alone: it passes
+        for key in NAMES:
+            if key not in edit:
+                check_band(record, bands, key, recomputed)
+                continue
+            if bands["bands"][key]["low"] <= edit[key] <= bands["bands"][key]["high"]:
+                check_band(record, bands, key)           # the band alone is fooled
+            with pytest.raises(pytest.fail.Exception) as failed:
+                check_band(record, bands, key, recomputed)
+            message = str(failed.value)
+            assert (f"{METRICS} says {key} = {edit[key]:.4f}, the run's checkpoint gives "
+                    f"{recomputed[key].value:.4f}") in message, message
+            assert f"the {NAMES[key]} is not what the run's model gives" in message
+
+
+@needs_run_check
+def test_the_grader_refuses_a_run_without_its_checkpoint_or_with_another(tmp_path, run_folder,
+                                                                         graded_run, bands):
+    folder = _copy_run(run_folder, graded_run, tmp_path / "bare", names=(CONFIG, METRICS))
+    record = read_run(folder, bands)                     # the files alone would be read
+    with pytest.raises(RunRefused, match=f"has no {CHECKPOINT}: the grader takes the numbers "
+                                         f"of {METRICS} only once it has recomputed them"):
+        recompute_run(folder, bands)
+    with pytest.raises(pytest.fail.Exception, match="the run cannot be graded: no checkpoint"):
+        check_band(record, bands, "test_kl", RunRefused("no checkpoint"))
+
+    epochs, hidden = bands["config"]["epochs"], bands["config"]["hidden"]
+
+    def more_epochs(document):
+        document["meta"]["config"]["epochs"] = epochs + 2
+        document["meta"]["position"]["epoch"] = epochs + 2
+
+    def stopped_early(document):
+        document["meta"]["position"].update(epoch=epochs - 1, batch=40)
+
+    def forged_model(document):
+        document["model"]["hidden"] = [2 * h for h in hidden]
+
+    cases = [(more_epochs, f"trained with another configuration than the set one: epochs = "
+                           f"{epochs + 2} where the set value is {epochs}"),
+             (stopped_early, f"holds the model at epoch {epochs - 1}, batch 40, not after the "
+                             f"set {epochs} epochs"),
+             (forged_model, f"the model it holds is not the one its own run configuration "
+                            f"describes: hidden = {[2 * h for h in hidden]!r} in the model, "
+                            f"{hidden!r} in the run's")]
+    for number, (change, expected) in enumerate(cases):
+        folder = _copy_run(run_folder, graded_run, tmp_path / f"changed{number}")
+        _rewrite_checkpoint(folder / CHECKPOINT, change)
+        with pytest.raises(RunRefused) as refused:
+            recompute_run(folder, bands)
+        assert expected in str(refused.value)
