@@ -61,9 +61,10 @@ def function_source(path, qualified_name):
     return "\n".join(source.splitlines()[node.lineno - 1:node.end_lineno])
 
 
-def test_equations_are_numbered_1_to_46_once_each():
+def test_equations_are_numbered_1_to_n_once_each():
     tags = re.findall(r"\\tag\{(\d+)\}", DERIVATION.read_text())
-    assert sorted(map(int, tags)) == list(range(1, 47))
+    numbers = sorted(map(int, tags))
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
 
 
 def test_the_citation_parser():
