@@ -2,8 +2,9 @@
 
 The modules follow docs/derivation.md: ``dense`` and ``activations`` (the networks),
 ``encoder``, ``sigma``, ``reparam``, ``kl``, ``likelihoods`` and ``decoder`` (the pieces of
-the model), ``vae`` (the objective), ``optim`` and ``train`` (the training algorithm),
-``inference`` and ``evaluate`` (using a trained model), ``gradcheck`` (the checks).
+the model), ``vae`` (the objective) and ``iwae`` (the importance-weighted bound as one),
+``optim`` and ``train`` (the training algorithm), ``inference`` and ``evaluate`` (using a
+trained model), ``gradcheck`` (the checks).
 ``app`` is the program (command line, run folders, checkpoints, figures) and ``engine`` the
 speed machinery (flat buffers, threads), neither of which a reader of the math needs.
 
@@ -17,8 +18,8 @@ __version__ = "0.1.0"
 
 _NAMES = {"VAE": ("vae", "VAE"), "draw_noise": ("reparam", "draw_noise")}
 _SUBMODULES = ("activations", "app", "datasets", "decoder", "dense", "encoder", "engine",
-               "evaluate", "files", "gradcheck", "inference", "kl", "likelihoods", "mlp",
-               "optim", "reparam", "sigma", "stable", "train", "vae", "validate")
+               "evaluate", "files", "gradcheck", "inference", "iwae", "kl", "likelihoods",
+               "mlp", "optim", "reparam", "sigma", "stable", "train", "vae", "validate")
 
 __all__ = ["VAE", "draw_noise", "configure_openblas", "__version__"]
 

@@ -1,7 +1,8 @@
 """The decoder P_theta(x|z): an MLP trunk, then one dense head per distribution parameter.
 
 The heads depend on the likelihood: ``dec.logits`` for Bernoulli, ``dec.mean`` (and
-``dec.sigma`` when sigma_x is learned) for Gaussian.
+``dec.sigma`` when sigma_x is learned per pixel) for Gaussian. A likelihood may also have
+parameters of its own that no head computes: gaussian-shared's one ``dec.sigma_x.t``.
 """
 from .dense import Dense
 from .mlp import MLP
@@ -22,6 +23,8 @@ class Decoder:
         self.trunk = MLP("dec", n_hidden, activation, params, grads)
         self.likelihood = likelihood
         self.heads = {name: Dense("dec." + name, params, grads) for name in likelihood.heads}
+        self.own = {name: (params["dec." + name], grads["dec." + name])
+                    for name in likelihood.parameters}
         self._lead_shape = None
 
     def forward(self, z, mean=True):
@@ -36,10 +39,13 @@ class Decoder:
         h = self.trunk.forward(z.reshape(-1, z.shape[-1]))
         heads = {name: head.forward(h).reshape(*self._lead_shape, -1)
                  for name, head in self.heads.items()}
+        heads.update({name: param for name, (param, _) in self.own.items()})
         return self.likelihood.decode(heads, mean=mean)
 
     def backward(self, dheads):
         """dL/d(head outputs) (..., D) -> dL/dz (..., K); writes the decoder's gradients."""
+        for name, (_, grad) in self.own.items():
+            grad[...] = dheads[name]                       # reaches no layer: z plays no part
         dh = None
         for name, head in self.heads.items():
             d = head.backward(dheads[name].reshape(-1, dheads[name].shape[-1]))

@@ -2,7 +2,10 @@
 
 The ELBO is a lower bound on log p(x). The importance-weighted estimate of Burda et al.
 (2016), eq. (36), is a tighter one that approaches log p(x) as the number of samples K grows;
-K = 5000 is the standard in the literature. Both are reported in nats per example.
+K = 5000 is the standard in the literature. Both are reported in nats per example; on
+dequantized data, :func:`bits_per_dimension` turns a density's nats into bits per pixel,
+eq. (48). :func:`share_at_sigma_floor` tells how much of a Gaussian decoder's loss comes from
+pixels whose learned sigma_x sits at its floor.
 """
 import numpy as np
 
@@ -36,7 +39,7 @@ def log_mean_exp(w, axis=0):
     return lme
 
 
-def log_weights(model, x, v):
+def log_weights(model, x, v, return_cache=False):
     """The log importance weights log w_k of K samples z_k of q(z|x), eqs. (37)-(38).
 
     log w_k = log P(x|z_k) + log p(z_k) - log q(z_k|x), with z_k = mu + sigma v_k, eq. (9).
@@ -54,15 +57,22 @@ def log_weights(model, x, v):
     model : VAE
     x : ndarray, shape (B, D), already checked and of the model's dtype
     v : ndarray, shape (K, B, z_dim), standard normal
+    return_cache : bool
+        Also return what the backward of the importance-weighted bound needs, when a model
+        trains on it (``VAE.loss_and_grad(x, v, objective="iwae")``, eqs. (49)-(54)).
 
     Returns
     -------
-    ndarray of float64, shape (K, B)
+    log_w : ndarray of float64, shape (K, B)
+    cache : tuple (x, decoded, z, reparam_cache, log_px_given_z), only with ``return_cache``
+        The data, the decoder's output, the samples z and the cache of eq. (9), all in the
+        model's dtype, and log P(x|z_k) of shape (K, B), in float64.
     """
     mu, sigma = model.encoder.forward(x)                               # (B, z_dim) each
-    z, _ = reparameterize_forward(mu, sigma, v)                         # (K, B, z_dim)
+    z, reparam_cache = reparameterize_forward(mu, sigma, v)             # (K, B, z_dim)
     decoded = model.decoder.forward(z, mean=False)
     log_px_given_z = -model.likelihood.nll(x, decoded).astype(np.float64)   # (K, B)
+    cache = (x, decoded, z, reparam_cache, log_px_given_z)
     # float64 from here on, also for a float32 model: the log-densities are summed in float64
     mu, sigma, z, v = (a.astype(np.float64) for a in (mu, sigma, z, v))
     # BEGIN SOLUTION
@@ -70,6 +80,8 @@ def log_weights(model, x, v):
     log_qz = np.sum(-0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * v ** 2, axis=-1)  # eq. (37)
     log_w = log_px_given_z + log_pz - log_qz
     # END SOLUTION
+    if return_cache:
+        return log_w, cache
     return log_w
 
 
@@ -152,3 +164,81 @@ def evaluate_elbo(model, x, rng, samples=1, batch_size=1000, x_input=None):
                    terms["kl"].sum(dtype=np.float64)]
     loss, recon, kl = totals / max(1, x.shape[0])
     return {"loss": float(loss), "recon": float(recon), "kl": float(kl)}
+
+
+def bits_per_dimension(nats, x_dim):
+    """Bits per dimension of a density on dequantized data x = (pixel + u) / 256, eq. (48).
+
+    bpd = (NLL + D ln 256) / (D ln 2), with NLL = -log p(x) per image in nats (or a bound on
+    it: the negative ELBO, the importance-weighted bound) and D = ``x_dim`` pixels. The
+    D ln 256 turns a density on the cells of side 1/256 into a probability of the 256-level
+    pixels (docs/data.md, "Dequantization"): a uniform density on (0, 1)^D scores exactly 8
+    bits per dimension, the cost of storing each pixel as a byte. It means something only for
+    a density on dequantized data, never for the Bernoulli decoder's nats.
+
+    Parameters
+    ----------
+    nats : float or ndarray
+        -log p(x) per image, in nats.
+    x_dim : int >= 1
+        D, the pixels per image.
+
+    Returns
+    -------
+    float, or ndarray of the shape of ``nats``
+    """
+    x_dim = validate.positive_int("x_dim", x_dim)
+    bpd = (np.asarray(nats, dtype=np.float64) + x_dim * np.log(256)) / (x_dim * np.log(2))
+    return float(bpd) if bpd.ndim == 0 else bpd                            # eq. (48)
+
+
+# A pixel's learned sigma_x is "at the floor" when it is below floor * (1 + AT_FLOOR).
+AT_FLOOR = 1e-3
+
+
+def share_at_sigma_floor(model, x, batch_size=1000):
+    """The share of pixels whose learned sigma_x is at its floor, for images x at z = mu(x).
+
+    A learned sigma_x is floor + softplus(t), eq. (22), never below the floor. A pixel counts
+    as at the floor when sigma_x < floor * (1 + 1e-3), that is when softplus(t) is less than a
+    thousandth of the floor: its term -log sigma_x of eq. (19) is then within
+    log(1.001) = 0.001 nats of the most the floor allows, -log floor. A test of equality
+    would miss most such pixels: sigma_x rounds to the floor itself only once softplus(t)
+    falls below about 6e-8 of it (in float32), while the loss cannot tell 1.0001 floor from
+    the floor.
+
+    sigma_x is taken at z = mu(x), the mean of q(z|x), as for a reconstruction, so the share
+    has no noise in it. For gaussian-shared, one sigma_x serves every pixel, and the share
+    is 0 or 1.
+
+    Parameters
+    ----------
+    model : VAE
+    x : ndarray, shape (N, x_dim)
+    batch_size : int
+
+    Returns
+    -------
+    float in [0, 1], or None for a decoder that learns no sigma_x (bernoulli,
+    gaussian-fixed)
+    """
+    if not learns_sigma_x(model):
+        return None
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != model.x_dim:
+        raise ValueError(f"x must have shape (N, {model.x_dim}): N >= 1 images of "
+                         f"{model.x_dim} pixels each; got shape {x.shape}")
+    batch_size = validate.positive_int("batch_size", batch_size)
+    limit = model.config["sigma_x_floor"] * (1 + AT_FLOOR)
+    at_floor = 0
+    for start in range(0, x.shape[0], batch_size):
+        mu, _ = model.encode(x[start:start + batch_size])
+        sigma = model.decode(mu)["sigma"]                                   # (B, D)
+        at_floor += int(np.count_nonzero(sigma < limit))
+    return at_floor / (x.shape[0] * model.x_dim)
+
+
+def learns_sigma_x(model):
+    """Whether the model's decoder learns sigma_x (gaussian, gaussian-shared), and so has a
+    floor under it."""
+    return getattr(model.likelihood, "sigma_kind", None) in ("pixel", "shared")

@@ -7,10 +7,15 @@
         mu_x, sigma_x <- P_theta(z^{i,j})
         take a gradient step on the batch mean of (1/r) sum_j -log P(x^i|z^{i,j}) + beta KL^i
 
+With ``objective="iwae"`` the step is on the importance-weighted bound of Burda et al.
+instead, the r draws being its k importance samples: the batch mean of
+-log (1/r) sum_j w^{i,j}, eq. (49), with w^{i,j} = P(x^i|z^{i,j}) p(z^{i,j}) / q(z^{i,j}|x^i).
+
 Each epoch's order comes from a generator seeded by (seed, epoch), and the randomness of its
-batches (the noise v, a dynamic binarization, a denoising corruption) from another, drawn in
-batch order. So a run is the same bit for bit for the same seed, and an epoch stopped after
-any batch resumes exactly where it was from the saved state of that generator.
+batches (the noise v, a dynamic binarization or dequantization, a denoising corruption) from
+another, drawn in batch order. So a run is the same bit for bit for the same seed, and an
+epoch stopped after any batch resumes exactly where it was from the saved state of that
+generator.
 """
 import math
 import time
@@ -18,6 +23,7 @@ import time
 import numpy as np
 
 from . import validate
+from .vae import OBJECTIVES
 
 
 class TrainingDiverged(RuntimeError):
@@ -44,7 +50,7 @@ class Trainer:
         ``{"theta": model.flat_parameters}``
     train_x : ndarray, shape (N, x_dim), of the model's dtype (grey levels, or binarized)
     samples : int
-        r, the noise draws per example.
+        r, the noise draws per example (with ``objective="iwae"``, the bound's k).
     batch_size : int
         B; the last batch of an epoch holds what is left.
     beta : float
@@ -53,13 +59,19 @@ class Trainer:
         Epochs over which the KL weight rises linearly from 0 to beta (0: no warm-up).
     seed : int
     binarize_dynamic : callable or None
-        ``f(x, rng)`` drawing a fresh binarization of every batch.
+        ``f(x, rng)`` drawing a fresh transform of every batch: a binarization
+        (:func:`~numpyvae.datasets.binarize_dynamic`) or a dequantization
+        (:func:`~numpyvae.datasets.dequantize`).
     corrupt : callable or None
         ``f(x, rng)`` giving the encoder's corrupted input (denoising).
+    objective : {"elbo", "iwae"}
+        The loss of each step: the negative ELBO, eqs. (2)-(3), or the negative
+        importance-weighted bound, eq. (49). The bound has no KL term, so "iwae" takes neither
+        a beta other than 1, nor a warm-up, nor ``corrupt``.
     """
 
     def __init__(self, model, optimizer, train_x, *, samples=1, batch_size=128, beta=1.0,
-                 warmup=0.0, seed=0, binarize_dynamic=None, corrupt=None):
+                 warmup=0.0, seed=0, binarize_dynamic=None, corrupt=None, objective="elbo"):
         self.model = model
         self.optimizer = optimizer
         self.train_x = model.check_x(train_x, "train_x")
@@ -70,6 +82,7 @@ class Trainer:
         self.seed = seed
         self.binarize_dynamic = binarize_dynamic
         self.corrupt = corrupt
+        self.objective = _check_objective(objective, self.beta, self.warmup, corrupt)
         self.batches_per_epoch = math.ceil(len(self.train_x) / self.batch_size)
         self.stop_requested = False       # set by a Ctrl-C handler; checked between batches
 
@@ -88,7 +101,8 @@ class Trainer:
         """One gradient step on batch ``batch`` of epoch ``epoch``; returns its statistics.
 
         The notes' algorithm: a minibatch, its B*r noise vectors, the loss and its gradients,
-        and one step of the optimizer.
+        and one step of the optimizer. The statistics are the batch size, the loss, and the
+        two parts of the negative ELBO (with "iwae", of the ELBO of the same r samples).
         """
         x = self.gather(order, batch)                              # x^1..x^B
         if self.binarize_dynamic is not None:
@@ -97,7 +111,8 @@ class Trainer:
         v = rng.standard_normal((self.samples, len(x), self.model.z_dim),
                                 dtype=self.model.dtype)            # B*r noise vectors v
         loss, recon, kl = self.model.compute_gradients(
-            x, v, self.beta_at(epoch, batch), x_input=x_input, check=False, return_parts=True)
+            x, v, self.beta_at(epoch, batch), x_input=x_input, check=False, return_parts=True,
+            objective=self.objective)                              # eqs. (2)-(3) or (49)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of "
@@ -122,10 +137,11 @@ class Trainer:
         Returns
         -------
         totals : dict
-            ``examples``, sums over examples of ``objective``, ``recon`` and ``kl``,
-            ``seconds`` spent, ``next_batch``: ``batches_per_epoch`` when the epoch is
-            complete, less when it stopped early on request, and ``rng_state``, the state of
-            the epoch's generator (JSON-serializable) to resume it.
+            ``examples``, sums over examples of ``objective`` (each step's loss: with
+            "iwae", -L_k), ``recon`` and ``kl``, ``seconds`` spent, ``next_batch``:
+            ``batches_per_epoch`` when the epoch is complete, less when it stopped early on
+            request, and ``rng_state``, the state of the epoch's generator
+            (JSON-serializable) to resume it.
         """
         totals = dict(totals or {"examples": 0, "objective": 0.0, "recon": 0.0, "kl": 0.0,
                                  "seconds": 0.0})
@@ -148,3 +164,21 @@ class Trainer:
         totals["next_batch"] = batch
         totals["rng_state"] = rng.bit_generator.state
         return totals
+
+
+def _check_objective(objective, beta, warmup, corrupt):
+    """``objective``, checked against the options that only the ELBO has."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {list(OBJECTIVES)}; got {objective!r}")
+    if objective == "iwae":
+        if beta != 1:
+            raise ValueError(f"beta must be 1 with objective='iwae': the importance-weighted "
+                             f"bound has no KL term to weight; got {beta!r}")
+        if warmup != 0:
+            raise ValueError(f"warmup must be 0 with objective='iwae': the importance-weighted "
+                             f"bound has no KL term to warm up; got {warmup!r}")
+        if corrupt is not None:
+            raise ValueError("corrupt must be None with objective='iwae': the bound's samples "
+                             "come from q(z|x) of x itself, not of a corrupted x; got "
+                             f"{corrupt!r}")
+    return objective

@@ -9,6 +9,12 @@ Forward, for a batch x of B examples and noise v of r draws per example:
     L         = 1/B sum_i L_i                   eq. (3)
 
 and the backward runs the same steps in reverse, each with the equation it implements.
+
+With ``objective="iwae"`` the loss is instead the importance-weighted bound of Burda et al.,
+with the r draws of v as its S importance samples (docs/derivation.md, section 11.1):
+
+    log w_ij  = log P(x_i|z_ij) + log p(z_ij) - log q(z_ij|x_i)     eqs. (37)-(38)
+    L         = -1/B sum_i log (1/S) sum_j w_ij                     eq. (49)
 """
 import numpy as np
 
@@ -16,13 +22,16 @@ from . import validate
 from .activations import ACTIVATIONS, get_activation
 from .decoder import Decoder
 from .encoder import GaussianEncoder
+from .evaluate import log_weights
+from .iwae import iwae_bound_backward, iwae_bound_forward, log_weights_backward
 from .kl import kl_backward, kl_forward
-from .likelihoods import LIKELIHOODS, make_likelihood
+from .likelihoods import DEFAULT_MEAN_ACTIVATION, DEFAULT_SIGMA_X, LIKELIHOODS, make_likelihood
 from .engine.flat import FlatArrays
 from .reparam import reparameterize_backward, reparameterize_forward
 from .sigma import SIGMA_PARAMETERIZATIONS
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+OBJECTIVES = ("elbo", "iwae")
 
 
 class VAE:
@@ -36,7 +45,7 @@ class VAE:
         Size K of the latent code.
     hidden : int or sequence of int
         Hidden layer sizes of the encoder; the decoder uses them in reverse order.
-    likelihood : {"bernoulli", "gaussian", "gaussian-fixed"}
+    likelihood : {"bernoulli", "gaussian", "gaussian-shared", "gaussian-fixed"}
     activation : str
         Activation of every hidden layer; see :data:`numpyvae.activations.ACTIVATIONS`.
     dtype : numpy.float32 or numpy.float64
@@ -45,17 +54,21 @@ class VAE:
         Seed of the initial weights, W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     sigma_parameterization : {"log_var", "softplus"}
         How the encoder's second head becomes sigma; "log_var" means s = log sigma^2.
-    sigma_x : float
-        The fixed sigma_x of ``gaussian-fixed``.
+    sigma_x : float, optional
+        The fixed sigma_x of ``gaussian-fixed`` (default
+        :data:`numpyvae.likelihoods.DEFAULT_SIGMA_X`, 0.1; why is in ``likelihoods/gaussian.py``).
     sigma_x_floor : float
-        The floor of the learned sigma_x of ``gaussian`` (see ``likelihoods/gaussian.py``).
-    mean_activation : str
-        Activation on the Gaussian decoder's mean head ("identity" or e.g. "sigmoid").
+        The floor of the learned sigma_x of ``gaussian`` and ``gaussian-shared`` (see
+        ``likelihoods/gaussian.py``).
+    mean_activation : str, optional
+        Activation on the Gaussian decoder's mean head: "sigmoid" (the default for the
+        Gaussian likelihoods), "identity" or another of ACTIVATIONS. Unused by Bernoulli,
+        whose config records "identity".
     """
 
     def __init__(self, x_dim, z_dim, hidden=(400,), likelihood="bernoulli", activation="relu",
-                 dtype=np.float32, seed=0, *, sigma_parameterization="log_var", sigma_x=1.0,
-                 sigma_x_floor=1e-2, mean_activation="identity"):
+                 dtype=np.float32, seed=0, *, sigma_parameterization="log_var", sigma_x=None,
+                 sigma_x_floor=1e-2, mean_activation=None):
         x_dim = validate.positive_int("x_dim", x_dim)
         z_dim = validate.positive_int("z_dim", z_dim)
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
@@ -70,11 +83,15 @@ class VAE:
         if sigma_parameterization not in SIGMA_PARAMETERIZATIONS:
             raise ValueError(f"sigma_parameterization must be one of "
                              f"{list(SIGMA_PARAMETERIZATIONS)}; got {sigma_parameterization!r}")
+        if mean_activation is None:
+            mean_activation = "identity" if likelihood == "bernoulli" else DEFAULT_MEAN_ACTIVATION
+        if sigma_x is None:
+            sigma_x = DEFAULT_SIGMA_X
         if mean_activation not in ACTIVATIONS:
             raise ValueError(f"mean_activation must be one of {sorted(ACTIVATIONS)}; "
                              f"got {mean_activation!r}")
-        if likelihood == "gaussian" and not sigma_x_floor > 0:
-            raise ValueError(f"sigma_x_floor must be > 0 for the gaussian likelihood "
+        if likelihood in ("gaussian", "gaussian-shared") and not sigma_x_floor > 0:
+            raise ValueError(f"sigma_x_floor must be > 0 for the {likelihood} likelihood "
                              f"(without it sigma_x can collapse to 0); got {sigma_x_floor!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
@@ -130,12 +147,18 @@ class VAE:
             dense(f"dec.h{i + 1}", sizes[i], sizes[i + 1])
         for head in self.likelihood.heads:
             dense("dec." + head, sizes[-1], self.x_dim)
+        for name, shape in self.likelihood.parameters.items():
+            shapes["dec." + name] = shape
         return shapes
 
     def _initialize(self, seed):
         # The default of PyTorch's nn.Linear, so that the two start from the same distribution.
         rng = np.random.default_rng(seed)
+        own = {"dec." + name: name for name in self.likelihood.parameters}
         for name, arr in self._params.items():
+            if name in own:                                # no fan-in: the likelihood's start
+                arr[...] = self.likelihood.initial_value(own[name])
+                continue
             fan_in = self._params[name[:-2] + ".W"].shape[0]
             bound = 1.0 / np.sqrt(fan_in)
             arr[...] = rng.uniform(-bound, bound, size=arr.shape)
@@ -168,8 +191,15 @@ class VAE:
         return ACTIVATIONS[self.config["activation"]].smooth and \
             ACTIVATIONS[self.config["mean_activation"]].smooth
 
-    def equations_for(self, name):
-        """The equations of docs/derivation.md on the backward path to parameter ``name``."""
+    def equations_for(self, name, objective="elbo"):
+        """The equations of docs/derivation.md on the backward path to parameter ``name``.
+
+        ``objective`` is that of the loss whose gradient is checked: "elbo" or "iwae".
+        """
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {list(OBJECTIVES)}; got {objective!r}")
+        if objective == "iwae":
+            return _iwae_equations(name, self.equations_for(name))
         act_eq = {"identity": 28, "relu": 29, "leaky_relu": 30, "elu": 31, "tanh": 32,
                   "sigmoid": 33, "softplus": 34}
         c = self.config
@@ -177,7 +207,9 @@ class VAE:
         dense = [25 if part == "W" else 26]
         hidden = [24, 27, act_eq[c["activation"]]] if self.hidden else []
         decoder_out = {"bernoulli": [16, 18], "gaussian": [19, 20, 21, 22],
-                       "gaussian-fixed": [19, 20]}[c["likelihood"]]
+                       "gaussian-shared": [19, 20], "gaussian-fixed": [19, 20]}[c["likelihood"]]
+        if name == "dec.sigma_x.t":                        # the shared sigma_x: no layer
+            return (4, 19, 21, 22, 47)
         if c["likelihood"] != "bernoulli" and c["mean_activation"] != "identity":
             decoder_out += [27, act_eq[c["mean_activation"]]]
         sigma = {"log_var": [6, 7], "softplus": [8]}[c["sigma_parameterization"]]
@@ -285,6 +317,39 @@ class VAE:
         dsigma += dsigma_kl                                         # sigma feeds z and the KL
         self.encoder.backward(dmu, dsigma)                          # eqs. (7)/(8), (23)-(34)
 
+    def _forward_iwae(self, x, v):
+        """The loss, the negative importance-weighted bound of eq. (49) with the S draws of v
+        as its samples, its parts, and everything the backward needs.
+
+        The forward is the evaluation's (``evaluate.log_weights``): one encoder pass, and the
+        S*B samples through the decoder as one batch of rows.
+        """
+        log_w, cache = log_weights(self, x, v, return_cache=True)   # (S, B): eqs. (37)-(38)
+        bound, bound_cache = iwae_bound_forward(log_w)              # (B,): eqs. (49)-(50)
+        loss = float(-bound.mean())                                 # eq. (49)
+        log_px_given_z = cache[-1]                                  # (S, B)
+        recon = -log_px_given_z.mean(axis=0)                        # 1/S sum_j -log P(x|z_j)
+        kl = -log_w.mean(axis=0) - recon                            # 1/S sum_j log q - log p
+        return loss, {"recon": recon, "kl": kl, "loss": -bound}, (cache, bound_cache)
+
+    def _backward_iwae(self, state):
+        """Fill the gradient buffer from the state left by :meth:`_forward_iwae`."""
+        (x, decoded, z, reparam_cache, _), bound_cache = state
+        B = x.shape[0]
+        dbound = np.full(B, -1.0 / B)                               # eq. (49): L = -1/B sum_i L_S
+        # The log weights are float64 (log_weights sums in float64); the rest runs in the
+        # model's dtype.
+        dlog_w = iwae_bound_backward(dbound, bound_cache).astype(self.dtype)   # eq. (51)
+        sigma = reparam_cache[0]
+        dlog_px, dz_prior, dsigma_q = log_weights_backward(dlog_w, (z, sigma))  # eqs. (53)-(54)
+        # eq. (52): every sample's chain rule runs at once, seeded with its weight by (51)
+        dheads = self.likelihood.nll_backward(-dlog_px, x, decoded)  # eqs. (18)/(20)-(22)
+        dz = self.decoder.backward(dheads)                          # eqs. (23)-(34)
+        dz += dz_prior                                              # z feeds the decoder and log p
+        dmu, dsigma = reparameterize_backward(dz, reparam_cache)    # eqs. (10)-(11)
+        dsigma += dsigma_q                                          # sigma feeds z and log q
+        self.encoder.backward(dmu, dsigma)                          # eqs. (7)/(8), (23)-(34)
+
     def _check_inputs(self, x, v, beta, x_input):
         x = self.check_x(x)
         v = self._check_v(v, x.shape[0])
@@ -305,27 +370,41 @@ class VAE:
         """
         return self._forward(*self._check_inputs(x, v, beta, x_input))[1]
 
-    def loss(self, x, v, beta=1.0, x_input=None):
-        """The batch mean of the negative ELBO, eq. (3), as a float."""
-        return self._forward(*self._check_inputs(x, v, beta, x_input))[0]
+    def loss(self, x, v, beta=1.0, x_input=None, objective="elbo"):
+        """The batch mean of the negative ELBO, eq. (3), or with ``objective="iwae"`` of the
+        negative importance-weighted bound, eq. (49), as a float."""
+        _check_objective(objective, beta, x_input)
+        x, v, beta, x_input = self._check_inputs(x, v, beta, x_input)
+        if objective == "iwae":
+            return self._forward_iwae(x, v)[0]
+        return self._forward(x, v, beta, x_input)[0]
 
-    def compute_gradients(self, x, v, beta=1.0, x_input=None, check=True, return_parts=False):
+    def compute_gradients(self, x, v, beta=1.0, x_input=None, check=True, return_parts=False,
+                          objective="elbo"):
         """The loss; its gradients are left in :meth:`gradients` and :attr:`flat_gradients`.
 
         The training loop uses this: nothing is copied. ``check=False`` skips the argument
         checks, for data that was checked once up front. With ``return_parts`` it returns
-        ``(loss, recon, kl)``: the batch means of the two terms as well.
+        ``(loss, recon, kl)``: the batch means of the two terms of the ELBO as well. With
+        ``objective="iwae"`` they are those of the ELBO estimated on the same S samples,
+        recon = 1/S sum_j -log P(x|z_j) and kl = 1/S sum_j (log q(z_j|x) - log p(z_j)), so
+        that -(recon + kl) is that ELBO, never above the bound of the same samples.
         """
+        _check_objective(objective, beta, x_input)
         if check:
             x, v, beta, x_input = self._check_inputs(x, v, beta, x_input)
-        loss, terms, state = self._forward(x, v, beta, x_input)
-        self._backward(beta, state)
+        if objective == "iwae":
+            loss, terms, state = self._forward_iwae(x, v)
+            self._backward_iwae(state)
+        else:
+            loss, terms, state = self._forward(x, v, beta, x_input)
+            self._backward(beta, state)
         if return_parts:
             return loss, float(terms["recon"].mean()), float(terms["kl"].mean())
         return loss
 
-    def loss_and_grad(self, x, v, beta=1.0, x_input=None):
-        """The batch mean negative ELBO and its gradient with respect to every parameter.
+    def loss_and_grad(self, x, v, beta=1.0, x_input=None, objective="elbo"):
+        """The batch mean loss and its gradient with respect to every parameter.
 
         Parameters
         ----------
@@ -333,9 +412,14 @@ class VAE:
         v : ndarray, shape (r, B, z_dim)
             Standard normal noise, r draws per example.
         beta : float >= 0
-            Weight of the KL term.
+            Weight of the KL term. Must be 1 with ``objective="iwae"``.
         x_input : ndarray, shape (B, x_dim), optional
-            What the encoder sees, when it differs from the target x (denoising).
+            What the encoder sees, when it differs from the target x (denoising). Must be
+            None with ``objective="iwae"``.
+        objective : {"elbo", "iwae"}
+            "elbo": the negative ELBO, eqs. (2)-(3). "iwae": the negative importance-weighted
+            bound of Burda et al., -1/B sum_i log (1/S) sum_j w_ij, eq. (49), with the S = r
+            draws of v as the importance samples of each example.
 
         Returns
         -------
@@ -343,7 +427,7 @@ class VAE:
         grads : dict of str -> ndarray
             Same keys and shapes as :meth:`parameters`; fresh arrays, safe to keep.
         """
-        loss = self.compute_gradients(x, v, beta, x_input)
+        loss = self.compute_gradients(x, v, beta, x_input, objective=objective)
         return loss, {name: g.copy() for name, g in self._grads.items()}
 
     def __repr__(self):
@@ -356,3 +440,34 @@ class VAE:
 def _public(decoded):
     """The decoder's output without the caches kept for the backward pass."""
     return {k: v for k, v in decoded.items() if not k.startswith("_")}
+
+
+def _check_objective(objective, beta, x_input):
+    """A ValueError unless ``objective`` is known and its options suit it."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {list(OBJECTIVES)}; got {objective!r}")
+    if objective == "iwae":
+        if beta != 1:
+            raise ValueError(
+                f"beta must be 1 with objective='iwae'; got {beta!r}. The importance-weighted "
+                f"bound, eq. (49), has no KL term to weight: log p(z) - log q(z|x) sits inside "
+                f"each weight, and a weight on it there makes another objective, which for "
+                f"beta < 1 is no bound on log p(x)")
+        if x_input is not None:
+            raise ValueError(f"x_input must be None with objective='iwae' (the bound's samples "
+                             f"come from q(z|x) of x itself); got an array of shape "
+                             f"{np.shape(x_input)}")
+
+
+def _iwae_equations(name, elbo_path):
+    """The equations on the backward path of the importance-weighted bound to ``name``, from
+    those of the ELBO's.
+
+    The bound's seeds (49)-(52) take the place of the ELBO's (4), and its log p(z) and
+    log q(z|x), (53)-(54), that of the KL's (13)-(14). log p(z) reaches the encoder through
+    z, so every encoder parameter has (53); log q reaches only sigma, eq. (54).
+    """
+    path = [e for e in elbo_path if e not in (4, 13, 14)] + [49, 50, 51, 52]
+    if name.startswith("enc."):
+        path += [53] if name.startswith("enc.mu.") else [53, 54]
+    return tuple(sorted(set(path)))

@@ -74,6 +74,19 @@ IWAE_FUNCTIONS = (
              "axis removed"),
 )
 
+IWAE_GRADIENT_FUNCTIONS = (
+    Function("numpyvae/iwae.py", "iwae_bound_forward", (50,),
+             "compute the normalized weights w_tilde of shape (S, B), the softmax over the S "
+             "samples of each example's log weights, finite even at log weights of +-1000 "
+             "(the bound is computed for you)"),
+    Function("numpyvae/iwae.py", "iwae_bound_backward", (51,),
+             "return dL/dlog w of shape (S, B) from dbound (B,) and the normalized weights "
+             "(S, B) in the cache"),
+    Function("numpyvae/iwae.py", "log_weights_backward", (53, 54),
+             "compute dlog_px (S, B), dz (S, B, K) through log p(z) only, and dsigma (B, K) "
+             "through log q(z|x) only, from dlog_w (S, B) and the cache (z, sigma)"),
+)
+
 TASKS = (
     Task("dense-backward", "the dense layer's backward pass", (
         Function("numpyvae/dense.py", "dense_backward", (24, 25, 26),
@@ -114,6 +127,11 @@ TASKS = (
                  "compute dmean and dsigma, each of shape (..., B, D); dnll is already "
                  "shaped (..., B, 1)"),
     ), points=2, minutes=30, builds_on=(), kind="code"),
+    Task("gaussian-shared", "one sigma_x shared by every pixel: its gradient", (
+        Function("numpyvae/likelihoods/gaussian.py", "gaussian_shared_nll_backward", (20, 47),
+                 "compute dmean of shape (..., B, D) and dsigma of shape (1,), the gradient "
+                 "of the one sigma_x of every pixel; dnll is already shaped (..., B, 1)"),
+    ), points=3, minutes=20, builds_on=("gaussian",), kind="code"),
     Task("sgd", "SGD with momentum", (
         Function("numpyvae/optim/sgd.py", "sgd_update", (40,),
                  "update the velocity u and theta in place"),
@@ -140,6 +158,9 @@ TASKS = (
     Task("iwae-bound", "the importance-weighted bound's log-weights and log-mean-exp",
          IWAE_FUNCTIONS, points=6, minutes=40, builds_on=(),
          kind="code"),
+    Task("iwae-gradient", "the importance-weighted bound's normalized weights and gradient",
+         IWAE_GRADIENT_FUNCTIONS, points=6, minutes=40, builds_on=("iwae-bound",),
+         kind="code"),
     Task("trained-model", "a model trained with the set command, checked against bands", (),
          points=5, minutes=15,
          builds_on=("dense-backward", "activations", "sigma", "reparameterize", "kl",
@@ -153,7 +174,7 @@ TASKS = (
 GROUPS = {
     "all": tuple(t.id for t in TASKS),
     "model": ("dense-backward", "activations", "sigma", "reparameterize", "kl", "bernoulli",
-              "gaussian"),
+              "gaussian", "gaussian-shared"),
     "optimizers": ("sgd", "weight-decay", "adam", "adagrad"),
 }
 

@@ -98,10 +98,11 @@ def config_from_file(path):
 
 
 def full_config(given):
-    """Every setting of the run (numpyvae's defaults for the ones not given), seed excluded."""
-    from numpyvae.app.run import DEFAULTS
+    """Every setting of the run (numpyvae's defaults for the ones not given), seed excluded,
+    as the run's config.json records it."""
+    from numpyvae.app.run import resolve_config
 
-    config = {**DEFAULTS, **given}
+    config = resolve_config(given)
     return {k: v for k, v in config.items() if k not in NOT_CONFIGURATION}
 
 
@@ -111,11 +112,15 @@ def command_for(config):
     Flags are given for the dataset, the epochs and every setting that differs from
     numpyvae's default; the seed is 0 (any seed is accepted).
     """
-    from numpyvae.app.run import DEFAULTS
+    from numpyvae.app.run import resolve_config
 
+    defaults = resolve_config({})
+    # the default mean_activation is the likelihood's
+    defaults["mean_activation"] = resolve_config(
+        {"likelihood": config.get("likelihood", defaults["likelihood"])})["mean_activation"]
     words = ["python", "-m", "numpyvae", "train"]
     for key, value in config.items():
-        if key not in ("dataset", "epochs") and value == DEFAULTS.get(key):
+        if key not in ("dataset", "epochs") and value == defaults.get(key):
             continue
         if key == "dtype":
             raise ValueError("dtype is not a flag of numpyvae train; keep float32")

@@ -1,4 +1,4 @@
-"""A PyTorch twin of numpyvae's model, for timing the two side by side.
+"""A PyTorch twin of numpyvae's model: the same network, trained side by side for speed and quality.
 
 The network is numpyvae's, for any configuration it trains:
 
@@ -6,7 +6,17 @@ The network is numpyvae's, for any configuration it trains:
   the activation, and two heads: mu and s = log sigma^2;
 - r reparameterized samples per example, z_j = mu + exp(s/2) * eps_j, eps_j ~ N(0, I);
 - a decoder with the hidden sizes in reverse order (K-hL-...-h1), each followed by the same
-  activation, and a Bernoulli output: 784 logits;
+  activation, and the output of the likelihood (:data:`LIKELIHOODS`, numpyvae's four):
+
+  - ``bernoulli``: a head ``dec.logits``, -log P(x|z) the cross-entropy of eq. (16);
+  - ``gaussian``: heads ``dec.mean`` and ``dec.sigma``, sigma_x = floor + softplus(t) per
+    pixel, eq. (22);
+  - ``gaussian-shared``: a head ``dec.mean`` and one parameter ``dec.sigma_x.t`` of shape (1,),
+    sigma_x = floor + softplus(t) for every pixel; t starts where numpyvae's model starts it;
+  - ``gaussian-fixed``: a head ``dec.mean`` and a constant sigma_x;
+
+  the Gaussian mean is mu_x = g(dec.mean) with g the mean activation (sigmoid by default), and
+  -log P(x|z) is eq. (19), sum_d [1/2 log 2 pi + log sigma_x + (x - mu_x)^2 / (2 sigma_x^2)];
 - the loss of an example as numpyvae's eq. (2), recon = 1/r sum_j -log P(x|z_j), plus
   KL(q(z|x) || N(0, I)); each step is Adam on the sum over the batch, batches shuffled each
   epoch;
@@ -17,14 +27,33 @@ The defaults are the pytorch/examples VAE (vae/main.py): 784-400-20 with relu, r
 with lr 1e-3, batches of 128, loss = BCE(sum) + KL(sum) per batch. Two deliberate differences
 from that example: the reconstruction term is ``binary_cross_entropy_with_logits`` on the
 logits (the same number as BCE on the sigmoid outputs, without the clamp), and losses are
-reported per example, in nats. The decoder is named by ``likelihood``; only "bernoulli"
-exists so far. Another decoder is one more entry of :data:`LIKELIHOODS`: the names of its
-output heads and its negative log-likelihood.
+reported per example, in nats.
+
+Data are MNIST or Fashion-MNIST, the four IDX files (raw or gzipped) of one folder, read and
+checked by numpyvae's readers; no torchvision. The model sees grey levels pixel / 255, or with
+``--dequantize`` x = (pixel + u) / 256, u ~ U(0, 1): a fresh draw for every training batch,
+and for the test set the one fixed draw that numpyvae's
+``load_dataset(name, dequantize=True, seed=seed)`` makes, so that both libraries are measured
+on the same test points.
+
+At the end it reports, and writes with ``--json``:
+
+- the test negative ELBO, one noise draw per image, in nats (for a Gaussian decoder a
+  density, not a probability), and on dequantized data also in bits per dimension,
+  bpd = (nats + D ln 256) / (D ln 2) (numpyvae's eq. (48), :func:`bits_per_dimension`);
+- the importance-weighted bound -log p(x) with K samples on the first N test images (numpyvae's
+  eqs. (36)-(39), as ``numpyvae evaluate --samples K --limit N``), in nats and bits per
+  dimension;
+- the share of test pixels whose learned sigma_x sits at its floor, sigma_x < floor (1 + 1e-3),
+  at z = mu(x).
+
+The report's keys are those of numpyvae's metrics.jsonl and evaluation.json (test_loss,
+test_bpd, test_nll_iw, test_nll_iw_bpd, test_sigma_x_at_floor, ...), so that the two can be
+set side by side.
 
 PyTorch is never a dependency of numpyvae: it is imported only here, and only when it is
-installed (``available()`` says whether it is). This script does not import numpyvae either.
-Data comes in as numpy float32 arrays of shape (N, 784) with grey levels in [0, 1]; no
-torchvision.
+installed (``available()`` says whether it is). This script needs numpyvae for the data, the
+dequantization and the starting sigma_x of ``gaussian-shared``.
 
 Use from a benchmark::
 
@@ -34,22 +63,31 @@ Use from a benchmark::
         t0 = time.perf_counter(); loss = trainer.train_epoch(train_x); dt = time.perf_counter() - t0
         test_loss = trainer.evaluate(test_x)
 
-Run on full MNIST::
+Run on full MNIST, or Fashion-MNIST with a Gaussian decoder::
 
     python scripts/torch_reference.py --epochs 10
     python scripts/torch_reference.py --hidden 500 500 --activation tanh --batch-size 100
+    python scripts/torch_reference.py --dataset fashion-mnist --likelihood gaussian-shared \\
+        --dequantize --seed 0 --json torch-shared-0.json
 """
 import argparse
+import dataclasses
 import functools
-import gzip
+import json
+import math
 import numbers
 import os
-import struct
 import time
 from collections import namedtuple
 from collections.abc import Iterable
 
 import numpy as np
+
+from numpyvae.datasets import (FASHION_MNIST, MNIST, DatasetError, dequantize, dequantize_static,
+                               grey_levels, pixels_from_grey)
+from numpyvae.datasets.mnist import load_idx_dataset
+from numpyvae.likelihoods import DEFAULT_SIGMA_X
+from numpyvae.vae import VAE
 
 try:
     import torch
@@ -58,12 +96,21 @@ except ImportError:  # numpyvae itself never needs torch
     torch = None
 
 X_DIM = 784
+LOG_2PI = math.log(2 * math.pi)
 # numpyvae's activations, by the names numpyvae gives them (numpyvae/activations.py).
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus")
 LEAKY_RELU_SLOPE = 0.01
 ELU_ALPHA = 1.0
+# The Gaussian decoders' mean activations, and their defaults (numpyvae's VAE has the same).
+MEAN_ACTIVATIONS = ("identity", "sigmoid")
+DEFAULT_MEAN_ACTIVATION = "sigmoid"
+DEFAULT_SIGMA_X_FLOOR = 1e-2
+# A learned sigma_x counts as at its floor below floor * (1 + FLOOR_TOLERANCE), as in numpyvae.
+FLOOR_TOLERANCE = 1e-3
 DEFAULTS = {"hidden": (400,), "z_dim": 20, "activation": "relu", "likelihood": "bernoulli",
-            "samples": 1, "batch_size": 128, "lr": 1e-3, "seed": 0}
+            "mean_activation": None, "sigma_x": None, "sigma_x_floor": None,
+            "dequantize": False, "samples": 1, "batch_size": 128, "lr": 1e-3, "seed": 0}
+DATASETS = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST}
 
 
 def available():
@@ -73,28 +120,83 @@ def available():
 
 # ---------------------------------------------------------------- the decoders
 
-def bernoulli_nll_sum(heads, x):
-    """Sum of -log P(x|z_j) over the samples, the examples and the pixels, eq. (16).
+def bernoulli_nll(decoded, x):
+    """-log P(x|z_j) of each sample and example, summed over the pixels, eq. (16).
 
     Parameters
     ----------
-    heads : dict with ``"logits"``, torch.Tensor of shape (r, B, 784)
+    decoded : dict with ``"logits"``, torch.Tensor of shape (r, B, 784)
     x : torch.Tensor, shape (B, 784), in [0, 1]
 
     Returns
     -------
-    torch.Tensor, scalar
+    torch.Tensor, shape (r, B)
     """
-    logits = heads["logits"]
-    return F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="sum")
+    logits = decoded["logits"]
+    return F.binary_cross_entropy_with_logits(logits, x.expand_as(logits),
+                                              reduction="none").sum(dim=-1)
 
 
-Likelihood = namedtuple("Likelihood", ["heads", "nll_sum"])
-Likelihood.__doc__ = """A decoder: the names of its output heads (784 outputs each), and
-``nll_sum(heads, x)``, the sum of -log P(x|z_j) over samples, examples and pixels."""
+def gaussian_nll(decoded, x):
+    """-log N(x | mu_x, sigma_x^2) of each sample and example, summed over the pixels, eq. (19).
 
-# The decoders of this reference by name (numpyvae also has "gaussian" and "gaussian-fixed").
-LIKELIHOODS = {"bernoulli": Likelihood(("logits",), bernoulli_nll_sum)}
+    Parameters
+    ----------
+    decoded : dict with ``"mean"``, torch.Tensor of shape (r, B, 784), and ``"sigma"``, > 0,
+        broadcastable to it: (r, B, 784) per pixel, (1,) shared, or a 0-d tensor fixed
+    x : torch.Tensor, shape (B, 784)
+
+    Returns
+    -------
+    torch.Tensor, shape (r, B)
+    """
+    mean, sigma = decoded["mean"], decoded["sigma"]
+    return torch.sum(0.5 * LOG_2PI + torch.log(sigma) + (x - mean) ** 2 / (2 * sigma ** 2),
+                     dim=-1)                                            # eq. (19)
+
+
+Likelihood = namedtuple("Likelihood", ["heads", "sigma_x", "nll"])
+Likelihood.__doc__ = """A decoder: the names of its dense output heads (784 outputs each); how
+it has sigma_x (None for Bernoulli, "pixel" from the head ``sigma``, "shared" from the one
+parameter ``dec.sigma_x.t``, "fixed" a constant); and ``nll(decoded, x)``, -log P(x|z_j) of
+each sample and example, shape (r, B)."""
+
+# The decoders of this reference by name: numpyvae's, with the same heads.
+LIKELIHOODS = {
+    "bernoulli": Likelihood(("logits",), None, bernoulli_nll),
+    "gaussian": Likelihood(("mean", "sigma"), "pixel", gaussian_nll),
+    "gaussian-shared": Likelihood(("mean",), "shared", gaussian_nll),
+    "gaussian-fixed": Likelihood(("mean",), "fixed", gaussian_nll),
+}
+
+
+def bits_per_dimension(nats, x_dim=X_DIM):
+    """A negative log-density of dequantized data, in bits per dimension, numpyvae's eq. (48).
+
+    The model's x = (pixel + u) / 256 lies in [0, 1)^D; the same density over the pixel scale
+    [0, 256)^D is 256^D times smaller, so -log p(pixel + u) = nats + D ln 256, and in bits
+    per pixel
+
+        bpd = (nats + D ln 256) / (D ln 2).
+
+    A uniform density on [0, 1)^D (0 nats) is 8 bits per dimension.
+
+    Parameters
+    ----------
+    nats : float
+        -log p(x) of an image (or its bound, such as the negative ELBO), in nats.
+    x_dim : int
+        D, the pixels of an image.
+
+    Returns
+    -------
+    float
+    """
+    if isinstance(nats, (bool, np.bool_)) or not isinstance(nats, numbers.Real) \
+            or not np.isfinite(nats):
+        raise ValueError(f"nats must be a finite number; got {nats!r}")
+    x_dim = _check_int("x_dim", x_dim)
+    return (float(nats) + x_dim * math.log(256)) / (x_dim * math.log(2))
 
 
 # ---------------------------------------------------------------- checks (no torch needed)
@@ -135,8 +237,38 @@ def _check_hidden(hidden):
     return tuple(int(size) for size in hidden)
 
 
+def _decoder_options(likelihood, mean_activation, sigma_x, sigma_x_floor):
+    """The Gaussian decoder's options with their defaults; None for those that do not apply.
+
+    An option given for a decoder that has no use for it is an error, so that a run never
+    silently ignores what it was asked.
+    """
+    kind = LIKELIHOODS[likelihood].sigma_x
+    applies = {"mean_activation": kind is not None, "sigma_x": kind == "fixed",
+               "sigma_x_floor": kind in ("pixel", "shared")}
+    given = {"mean_activation": mean_activation, "sigma_x": sigma_x,
+             "sigma_x_floor": sigma_x_floor}
+    users = {"mean_activation": "the Gaussian likelihoods", "sigma_x": "'gaussian-fixed'",
+             "sigma_x_floor": "'gaussian' and 'gaussian-shared'"}
+    for name, value in given.items():
+        if value is not None and not applies[name]:
+            raise ValueError(f"{name} applies to {users[name]} only; got {name}={value!r} with "
+                             f"likelihood {likelihood!r}")
+    return {
+        "mean_activation": None if kind is None else _check_choice(
+            "mean_activation", DEFAULT_MEAN_ACTIVATION if mean_activation is None
+            else mean_activation, MEAN_ACTIVATIONS),
+        "sigma_x": None if kind != "fixed" else _check_positive_float(
+            "sigma_x", DEFAULT_SIGMA_X if sigma_x is None else sigma_x),
+        "sigma_x_floor": None if kind not in ("pixel", "shared") else _check_positive_float(
+            "sigma_x_floor", DEFAULT_SIGMA_X_FLOOR if sigma_x_floor is None else sigma_x_floor),
+    }
+
+
 def check_config(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"],
                  activation=DEFAULTS["activation"], likelihood=DEFAULTS["likelihood"],
+                 mean_activation=DEFAULTS["mean_activation"], sigma_x=DEFAULTS["sigma_x"],
+                 sigma_x_floor=DEFAULTS["sigma_x_floor"], dequantize=DEFAULTS["dequantize"],
                  samples=DEFAULTS["samples"], batch_size=DEFAULTS["batch_size"],
                  lr=DEFAULTS["lr"], seed=DEFAULTS["seed"]):
     """A configuration of the network and its training, checked; needs no torch.
@@ -152,6 +284,18 @@ def check_config(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"],
         One of :data:`ACTIVATIONS`, after every hidden layer.
     likelihood : str
         The decoder, one of :data:`LIKELIHOODS`.
+    mean_activation : str or None
+        The Gaussian decoders' g in mu_x = g(dec.mean), one of :data:`MEAN_ACTIVATIONS`;
+        None means "sigmoid". Not for Bernoulli.
+    sigma_x : float or None
+        The constant sigma_x of "gaussian-fixed"; None means numpyvae's
+        ``numpyvae.likelihoods.DEFAULT_SIGMA_X``. Not for the other decoders.
+    sigma_x_floor : float or None
+        The floor of the learned sigma_x of "gaussian" and "gaussian-shared", eq. (22); None
+        means 1e-2, numpyvae's. Not for the other decoders.
+    dequantize : bool
+        Train on a fresh dequantization x = (pixel + u) / 256 of every batch; the training
+        images are then uint8 pixels, or grey levels pixel / 255. Gaussian likelihoods only.
     samples : int
         r, the noise draws per example in training.
     batch_size : int
@@ -164,24 +308,35 @@ def check_config(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"],
     Returns
     -------
     dict
-        The same keys, with ``hidden`` as a tuple of ints.
+        The same keys, with ``hidden`` as a tuple of ints and the decoder's options filled in
+        (None where they do not apply).
 
     Raises
     ------
     ValueError
         Naming the first bad argument, what it must be and what it is.
     """
-    return {
+    config = {
         "hidden": _check_hidden(hidden),
         "z_dim": _check_int("z_dim", z_dim),
         "activation": _check_choice("activation", activation, ACTIVATIONS),
         "likelihood": _check_choice("likelihood", likelihood, LIKELIHOODS,
                                     " (the decoders the PyTorch reference has)"),
+    }
+    config.update(_decoder_options(likelihood, mean_activation, sigma_x, sigma_x_floor))
+    if not isinstance(dequantize, (bool, np.bool_)):
+        raise ValueError(f"dequantize must be True or False; got {dequantize!r}")
+    if dequantize and LIKELIHOODS[likelihood].sigma_x is None:
+        raise ValueError(f"dequantize makes continuous data for a Gaussian decoder; got "
+                         f"dequantize=True with likelihood {likelihood!r}")
+    config.update({
+        "dequantize": bool(dequantize),
         "samples": _check_int("samples", samples),
         "batch_size": _check_int("batch_size", batch_size),
         "lr": _check_positive_float("lr", lr),
         "seed": _check_int("seed", seed, minimum=0),
-    }
+    })
+    return config
 
 
 def layer_sizes(hidden, z_dim, heads=("logits",), x_dim=X_DIM):
@@ -222,16 +377,114 @@ def network_name(hidden, z_dim, x_dim=X_DIM):
     return "-".join(str(width) for width in (x_dim, *hidden, z_dim))
 
 
+def initial_sigma_x_t(config):
+    """The starting t of gaussian-shared's sigma_x = floor + softplus(t): numpyvae's own.
+
+    Read from a numpyvae model of the same configuration, so that the two libraries start
+    from the same sigma_x whatever rule numpyvae uses.
+
+    Returns
+    -------
+    ndarray of float32, shape (1,)
+    """
+    model = VAE(X_DIM, config["z_dim"], hidden=config["hidden"], likelihood="gaussian-shared",
+                activation=config["activation"], seed=config["seed"],
+                sigma_x_floor=config["sigma_x_floor"],
+                mean_activation=config["mean_activation"])
+    t = np.array(model.parameters()["dec.sigma_x.t"], dtype=np.float32)
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"numpyvae starts gaussian-shared's t at {t[0]} for sigma_x_floor="
+                         f"{config['sigma_x_floor']!r}; a floor below numpyvae's starting "
+                         f"sigma_x is needed")
+    return t
+
+
 def _check_images(name, x):
     """``x`` as a C-contiguous float32 array of shape (N, 784) in [0, 1], or a ValueError."""
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array of shape (N, {X_DIM}); got {type(x)}")
-    if x.ndim != 2 or x.shape[1] != X_DIM or x.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (N, {X_DIM}); got {x.shape}")
+    _check_shape(name, x)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not (x.min() >= 0 and x.max() <= 1):  # also catches NaN
         raise ValueError(f"{name} must hold values in [0, 1]; got range [{x.min()}, {x.max()}]")
     return x
+
+
+def _check_shape(name, x):
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array of shape (N, {X_DIM}); got {type(x)}")
+    if x.ndim != 2 or x.shape[1] != X_DIM or x.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (N, {X_DIM}); got {x.shape}")
+
+
+def _check_pixels(name, x):
+    """``x`` as uint8 pixels (N, 784): given as such, or as grey levels pixel / 255."""
+    _check_shape(name, x)
+    if x.dtype == np.uint8:
+        return x
+    try:
+        return pixels_from_grey(_check_images(name, x))
+    except ValueError as err:
+        raise ValueError(f"{name} must hold uint8 pixels or grey levels pixel / 255 to be "
+                         f"dequantized: {err}") from None
+
+
+# ---------------------------------------------------------------- the data
+
+def default_data_dir(dataset):
+    """``../shared/data/<dataset>`` beside the repository: the copies the project's tests use."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(root, "..", "shared", "data", dataset)
+
+
+def dequantized_test_set(test_pixels, seed):
+    """The one fixed dequantization of the test set that numpyvae makes from ``seed``.
+
+    numpyvae's ``load_dataset(name, dequantize=True, seed=seed)`` splits the seed into a
+    training and a test stream and dequantizes the test pixels with the second; so does this.
+
+    Parameters
+    ----------
+    test_pixels : ndarray of uint8, shape (N, 784)
+    seed : int >= 0
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 784), x = (pixel + u) / 256
+    """
+    _, test_seed = np.random.SeedSequence(_check_int("seed", seed, minimum=0)).spawn(2)
+    return dequantize_static(test_pixels, test_seed)
+
+
+def load_images(dataset, data_dir, dequantize=False, seed=0):
+    """Training and test images of ``dataset`` from the four IDX files of a folder.
+
+    Parameters
+    ----------
+    dataset : {"mnist", "fashion-mnist"}
+    data_dir : str or os.PathLike
+        The folder holding the four files, raw or gzipped; they are checked against their
+        SHA-256 and never downloaded.
+    dequantize : bool
+        For a trainer that dequantizes: the training pixels as they are, and the test set
+        dequantized once, as :func:`dequantized_test_set`. Else grey levels pixel / 255.
+    seed : int >= 0
+        The seed of the test set's dequantization.
+
+    Returns
+    -------
+    train : ndarray, shape (N_train, 784): uint8 pixels with ``dequantize``, else float32
+        grey levels
+    test_x : ndarray of float32, shape (N_test, 784)
+    """
+    _check_choice("dataset", dataset, DATASETS)
+    # numpyvae looks for Fashion-MNIST in a subfolder of its data folder; here the folder
+    # holding the files is given, so the subfolder is cleared.
+    source = dataclasses.replace(DATASETS[dataset], subfolder="")
+    arrays = load_idx_dataset(source, data_dir, download=False, progress=False)
+    train, test = (images.reshape(len(images), -1)
+                   for images in (arrays["train_images"], arrays["test_images"]))
+    if dequantize:
+        return train, dequantized_test_set(test, seed)
+    return grey_levels(train), grey_levels(test)
 
 
 # ---------------------------------------------------------------- the network (torch)
@@ -250,12 +503,22 @@ def activation_function(name):
     }[name]
 
 
+def log_mean_exp(w, dim=0):
+    """log (1/K) sum_k exp(w_k) along ``dim``, numpyvae's eq. (39): m + log mean exp(w - m)."""
+    m = torch.amax(w, dim=dim, keepdim=True)
+    return (m + torch.log(torch.mean(torch.exp(w - m), dim=dim, keepdim=True))).squeeze(dim)
+
+
 class TorchVAETrainer:
     """numpyvae's network with an Adam optimizer, in PyTorch, trained on numpy arrays.
 
+    The parameters are ``layers``: a dense layer per name of :func:`layer_sizes`, and for
+    gaussian-shared ``layers["dec_sigma_x"]["t"]``, numpyvae's ``dec.sigma_x.t``.
+
     Parameters
     ----------
-    hidden, z_dim, lr, batch_size, seed, activation, samples, likelihood
+    hidden, z_dim, lr, batch_size, seed, activation, samples, likelihood, mean_activation,
+    sigma_x, sigma_x_floor, dequantize
         As in :func:`check_config`.
     threads : int or None
         ``torch.set_num_threads`` value (process-wide); None means 2, this machine's cores.
@@ -264,15 +527,20 @@ class TorchVAETrainer:
     def __init__(self, hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"], lr=DEFAULTS["lr"],
                  batch_size=DEFAULTS["batch_size"], seed=DEFAULTS["seed"], threads=None, *,
                  activation=DEFAULTS["activation"], samples=DEFAULTS["samples"],
-                 likelihood=DEFAULTS["likelihood"]):
+                 likelihood=DEFAULTS["likelihood"], mean_activation=None, sigma_x=None,
+                 sigma_x_floor=None, dequantize=False):
         self.config = check_config(hidden=hidden, z_dim=z_dim, activation=activation,
-                                   likelihood=likelihood, samples=samples,
+                                   likelihood=likelihood, mean_activation=mean_activation,
+                                   sigma_x=sigma_x, sigma_x_floor=sigma_x_floor,
+                                   dequantize=dequantize, samples=samples,
                                    batch_size=batch_size, lr=lr, seed=seed)
         self.hidden = self.config["hidden"]
         self.samples = self.config["samples"]
         self.batch_size = self.config["batch_size"]
         self.activation = activation_function(activation)
         self.likelihood = LIKELIHOODS[likelihood]
+        if self.likelihood.sigma_x is not None:
+            self.mean_activation = activation_function(self.config["mean_activation"])
         self.threads = 2 if threads is None else _check_int("threads", threads)
         torch.set_num_threads(self.threads)
 
@@ -282,22 +550,77 @@ class TorchVAETrainer:
             name: torch.nn.Linear(fan_in, fan_out)
             for name, (fan_in, fan_out) in layer_sizes(
                 self.hidden, self.config["z_dim"], self.likelihood.heads).items()})
+        if self.likelihood.sigma_x == "shared":
+            t = torch.from_numpy(initial_sigma_x_t(self.config))
+            self.layers["dec_sigma_x"] = torch.nn.ParameterDict({"t": torch.nn.Parameter(t)})
         self.optimizer = torch.optim.Adam(self.layers.parameters(), lr=self.config["lr"])
         self.train_rng = torch.Generator().manual_seed(seed + 1)  # shuffling and training noise
         self.eval_rng = torch.Generator().manual_seed(seed + 2)   # test noise
+        self.iw_rng = torch.Generator().manual_seed(seed + 3)     # importance samples
+        self.dequantize_rng = np.random.default_rng([seed, 5])    # u of the training batches
 
     def describe(self):
         """The configuration in one line, such as ``784-400-20 relu, bernoulli, r = 1, ...``."""
         c = self.config
+        kind = self.likelihood.sigma_x
+        decoder = ""
+        if kind in ("pixel", "shared"):
+            decoder = (f" (sigma_x = {c['sigma_x_floor']:g} + softplus(t) "
+                       f"{'per pixel' if kind == 'pixel' else 'shared'}")
+        elif kind == "fixed":
+            decoder = f" (sigma_x = {c['sigma_x']:g}"
+        if decoder:
+            decoder += f", mean {c['mean_activation']})"
+        data = ", dequantized" if c["dequantize"] else ""
         return (f"{network_name(c['hidden'], c['z_dim'])} {c['activation']}, "
-                f"{c['likelihood']}, r = {c['samples']}, batch {c['batch_size']}, "
-                f"Adam lr {c['lr']:g}")
+                f"{c['likelihood']}{decoder}{data}, r = {c['samples']}, "
+                f"batch {c['batch_size']}, Adam lr {c['lr']:g}")
 
     def _trunk(self, prefix, h):
         """The hidden layers ``{prefix}_h1``, ``{prefix}_h2``, ..., each with the activation."""
         for i in range(1, len(self.hidden) + 1):
             h = self.activation(self.layers[f"{prefix}_h{i}"](h))
         return h
+
+    def encode(self, x):
+        """mu and s = log sigma^2 of q(z|x), each of shape (B, z_dim)."""
+        h = self._trunk("enc", x)
+        return self.layers["enc_mu"](h), self.layers["enc_log_var"](h)
+
+    def decode(self, z):
+        """The parameters of P(x|z) for codes z of shape (..., z_dim).
+
+        Returns
+        -------
+        dict: ``"logits"`` (..., 784) for Bernoulli; ``"mean"`` (..., 784) and ``"sigma"`` for
+        a Gaussian: per pixel (..., 784), shared (1,), or fixed (a 0-d tensor).
+        """
+        h = self._trunk("dec", z)
+        kind = self.likelihood.sigma_x
+        if kind is None:
+            return {"logits": self.layers["dec_logits"](h)}
+        mean = self.mean_activation(self.layers["dec_mean"](h))
+        if kind == "pixel":
+            sigma = self.config["sigma_x_floor"] + F.softplus(self.layers["dec_sigma"](h))  # (22)
+        elif kind == "shared":
+            t = self.layers["dec_sigma_x"]["t"]
+            sigma = self.config["sigma_x_floor"] + F.softplus(t)                          # (22)
+        else:
+            sigma = mean.new_tensor(self.config["sigma_x"])
+        return {"mean": mean, "sigma": sigma}
+
+    def _forward(self, x, eps):
+        """(decoded, mu, log_var) for a batch and its noise; z_j = mu + eps_j exp(s/2)."""
+        mu, logvar = self.encode(x)
+        z = mu + eps * torch.exp(0.5 * logvar)                    # (r, B, K)
+        return self.decode(z), mu, logvar                         # all r samples at once
+
+    def _terms(self, x, eps):
+        """recon and KL summed over the batch, and the decoder's output, for given noise."""
+        decoded, mu, logvar = self._forward(x, eps)
+        recon = self.likelihood.nll(decoded, x).sum() / eps.shape[0]   # 1/r sum_j, sum over i
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return recon, kld, decoded
 
     def negative_elbo(self, x, eps):
         """Sum over the batch of each example's negative ELBO, eq. (2), for given noise.
@@ -311,13 +634,7 @@ class TorchVAETrainer:
         -------
         loss : torch.Tensor, scalar: sum_i (1/r sum_j -log P(x_i|z_ij) + KL_i)
         """
-        h = self._trunk("enc", x)
-        mu, logvar = self.layers["enc_mu"](h), self.layers["enc_log_var"](h)
-        z = mu + eps * torch.exp(0.5 * logvar)                    # (r, B, K)
-        h = self._trunk("dec", z)                                 # all r samples at once
-        heads = {name: self.layers[f"dec_{name}"](h) for name in self.likelihood.heads}
-        recon = self.likelihood.nll_sum(heads, x) / eps.shape[0]  # 1/r sum_j, summed over i
-        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        recon, kld, _ = self._terms(x, eps)
         return recon + kld
 
     def batch_loss(self, x, rng, samples=None):
@@ -334,16 +651,19 @@ class TorchVAETrainer:
         -------
         loss : torch.Tensor, scalar, as :meth:`negative_elbo`
         """
+        return self.negative_elbo(x, self._noise(x, rng, samples))
+
+    def _noise(self, x, rng, samples=None):
         r = self.samples if samples is None else samples
-        eps = torch.randn((r, x.shape[0], self.config["z_dim"]), generator=rng, dtype=x.dtype)
-        return self.negative_elbo(x, eps)
+        return torch.randn((r, x.shape[0], self.config["z_dim"]), generator=rng, dtype=x.dtype)
 
     def train_epoch(self, train_x):
         """One pass over ``train_x`` in a fresh random order; returns the mean loss per example.
 
         Parameters
         ----------
-        train_x : ndarray, shape (N, 784), float32 in [0, 1]
+        train_x : ndarray, shape (N, 784), float32 in [0, 1]; when the trainer dequantizes,
+            uint8 pixels (the fastest) or grey levels pixel / 255
 
         Returns
         -------
@@ -360,8 +680,12 @@ class TorchVAETrainer:
         A generator: it trains ``batches_per_part`` batches (all of them for None) and yields,
         so that a benchmark can time the parts and run something else in between. Each yield
         gives the loss so far divided by N; after the last part it is the epoch's mean loss.
+        With ``dequantize`` every batch is a fresh x = (pixel + u) / 256 of its images.
         """
-        x = torch.from_numpy(_check_images("train_x", train_x))  # no copy for float32 input
+        if self.config["dequantize"]:
+            x = _check_pixels("train_x", train_x)
+        else:
+            x = torch.from_numpy(_check_images("train_x", train_x))  # no copy for float32
         n = x.shape[0]
         order = torch.randperm(n, generator=self.train_rng)
         starts = range(0, n, self.batch_size)
@@ -371,7 +695,11 @@ class TorchVAETrainer:
         total = 0.0
         for first in range(0, len(starts), per_part):
             for start in starts[first:first + per_part]:
-                batch = x[order[start:start + self.batch_size]]
+                rows = order[start:start + self.batch_size]
+                if self.config["dequantize"]:
+                    batch = torch.from_numpy(dequantize(x[rows.numpy()], self.dequantize_rng))
+                else:
+                    batch = x[rows]
                 self.optimizer.zero_grad(set_to_none=True)
                 loss = self.batch_loss(batch, self.train_rng)
                 loss.backward()  # on the sum, as the example does (Adam barely sees the scale)
@@ -392,20 +720,131 @@ class TorchVAETrainer:
         -------
         float : sum of the per-example negative ELBOs / N
         """
+        return self.evaluate_terms(test_x)["loss"]
+
+    def evaluate_terms(self, test_x):
+        """:meth:`evaluate` with its parts.
+
+        Returns
+        -------
+        dict of float
+            ``"loss"``, ``"recon"``, ``"kl"``: means per example in nats, loss = recon + kl.
+        """
         x = torch.from_numpy(_check_images("test_x", test_x))
         self.layers.eval()
-        total = 0.0
+        recon_total = kl_total = 0.0
         with torch.inference_mode():
             for start in range(0, x.shape[0], self.batch_size):
-                total += self.batch_loss(x[start:start + self.batch_size], self.eval_rng,
-                                         samples=1).item()
-        return total / x.shape[0]
+                batch = x[start:start + self.batch_size]
+                recon, kld, _ = self._terms(batch, self._noise(batch, self.eval_rng, 1))
+                recon_total += recon.item()
+                kl_total += kld.item()
+        n = x.shape[0]
+        return {"loss": (recon_total + kl_total) / n, "recon": recon_total / n,
+                "kl": kl_total / n}
+
+    def share_at_sigma_floor(self, test_x, batch_size=1000):
+        """The share of test pixels whose learned sigma_x < floor (1 + 1e-3), at z = mu(x).
+
+        numpyvae's ``evaluate.share_at_sigma_floor``: sigma_x of the decoder at the mean of
+        q(z|x), so the share has no noise in it. For gaussian-shared, one sigma_x serves
+        every pixel and the share is 0 or 1.
+
+        Returns
+        -------
+        float in [0, 1], or None when sigma_x is not learned (bernoulli, gaussian-fixed)
+        """
+        if self.likelihood.sigma_x not in ("pixel", "shared"):
+            return None
+        x = torch.from_numpy(_check_images("test_x", test_x))
+        limit = self.config["sigma_x_floor"] * (1 + FLOOR_TOLERANCE)
+        self.layers.eval()
+        at_floor = 0
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], batch_size):
+                mu, _ = self.encode(x[start:start + batch_size])
+                decoded = self.decode(mu)
+                at_floor += int((decoded["sigma"] < limit).expand(decoded["mean"].shape).sum())
+        return at_floor / x.numel()
+
+    def shared_sigma_x(self):
+        """gaussian-shared's one sigma_x = floor + softplus(t), as a float (else None)."""
+        if self.likelihood.sigma_x != "shared":
+            return None
+        with torch.no_grad():
+            t = self.layers["dec_sigma_x"]["t"]
+            return float(self.config["sigma_x_floor"] + F.softplus(t))
+
+    def log_weights(self, x, eps):
+        """log w_k = log P(x|z_k) + log p(z_k) - log q(z_k|x) for z_k = mu + sigma eps_k.
+
+        numpyvae's ``evaluate.log_weights``, eqs. (37)-(38): the decoder's term in the
+        network's dtype, the rest (and the sum) in float64.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, 784)
+        eps : torch.Tensor, shape (K, B, z_dim), standard normal
+
+        Returns
+        -------
+        torch.Tensor of float64, shape (K, B)
+        """
+        mu, logvar = self.encode(x)
+        sigma = torch.exp(0.5 * logvar)
+        z = mu + sigma * eps
+        decoder_term = -self.likelihood.nll(self.decode(z), x).double()
+        # The prior and the posterior as PyTorch's own densities, independent of numpyvae's
+        # formulas (37)-(38): a reference that shares no code with what it checks.
+        z = z.double()
+        prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
+        posterior = torch.distributions.Normal(mu.double(), sigma.double()).log_prob(z)
+        return decoder_term + prior - posterior.sum(dim=-1)
+
+    def importance_weighted(self, test_x, samples=5000, batch_size=100, max_elements=2 ** 23):
+        """The importance-weighted estimate of log p(x) of each image, eq. (36).
+
+        log (1/K) sum_k w_k over K samples z_k ~ q(z|x), as numpyvae's
+        ``evaluate.importance_weighted_log_likelihood``; the samples are drawn in chunks whose
+        decoder output holds at most ``max_elements`` numbers, and all K log-weights of an
+        image meet in one log-mean-exp.
+
+        Parameters
+        ----------
+        test_x : ndarray, shape (N, 784), float32 in [0, 1]
+        samples : int
+            K.
+        batch_size : int
+            Images at a time.
+        max_elements : int
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+        """
+        x = torch.from_numpy(_check_images("test_x", test_x))
+        samples = _check_int("samples", samples)
+        batch_size = _check_int("batch_size", batch_size)
+        max_elements = _check_int("max_elements", max_elements)
+        self.layers.eval()
+        out = np.empty(x.shape[0])
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], batch_size):
+                batch = x[start:start + batch_size]
+                chunk = max(1, min(samples, max_elements // (batch.shape[0] * X_DIM)))
+                log_w = torch.cat([
+                    self.log_weights(batch, self._noise(batch, self.iw_rng,
+                                                        min(chunk, samples - k0)))
+                    for k0 in range(0, samples, chunk)])                          # (K, B)
+                out[start:start + batch.shape[0]] = log_mean_exp(log_w, dim=0).numpy()
+        return out
 
 
 def make_trainer(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"], lr=DEFAULTS["lr"],
                  batch_size=DEFAULTS["batch_size"], seed=DEFAULTS["seed"], threads=None, *,
                  activation=DEFAULTS["activation"], samples=DEFAULTS["samples"],
-                 likelihood=DEFAULTS["likelihood"]):
+                 likelihood=DEFAULTS["likelihood"], mean_activation=None, sigma_x=None,
+                 sigma_x_floor=None, dequantize=False):
     """A :class:`TorchVAETrainer` for a configuration (see :func:`check_config`).
 
     Raises
@@ -416,24 +855,14 @@ def make_trainer(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"], lr=DEFAULTS
         When PyTorch is not installed.
     """
     config = check_config(hidden=hidden, z_dim=z_dim, activation=activation,
-                          likelihood=likelihood, samples=samples, batch_size=batch_size,
-                          lr=lr, seed=seed)
+                          likelihood=likelihood, mean_activation=mean_activation,
+                          sigma_x=sigma_x, sigma_x_floor=sigma_x_floor, dequantize=dequantize,
+                          samples=samples, batch_size=batch_size, lr=lr, seed=seed)
     if threads is not None:
         _check_int("threads", threads)
     if not available():
         raise ImportError("torch_reference needs PyTorch, which is not installed here")
     return TorchVAETrainer(threads=threads, **config)
-
-
-def read_idx_images(path):
-    """Images of a gzipped IDX3 file as float32 grey levels in [0, 1], shape (N, rows*cols)."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", data[:16])
-    if magic != 2051:
-        raise ValueError(f"{path} must be an IDX3 image file (magic 2051); got magic {magic}")
-    pixels = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, rows * cols)
-    return pixels.astype(np.float32) / np.float32(255)
 
 
 # ---------------------------------------------------------------- the command line
@@ -449,6 +878,17 @@ def _positive_int_flag(text):
     return value
 
 
+def _count_flag(text):
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def _positive_float_flag(text):
     """argparse type: a finite number > 0."""
     try:
@@ -460,12 +900,17 @@ def _positive_float_flag(text):
     return value
 
 
+DEFAULT_IW_SAMPLES = 5000   # numpyvae evaluate's
+DEFAULT_IW_LIMIT = 1000
+
+
 def build_parser():
     """The command line's flags: the configuration (defaults: the pytorch/examples VAE)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=_positive_int_flag, default=10)
-    p.add_argument("--data-dir", default=os.path.join(root, "..", "shared", "data", "mnist"))
+    p.add_argument("--dataset", choices=DATASETS, default="mnist")
+    p.add_argument("--data-dir", help="the folder of the dataset's four IDX files, raw or .gz "
+                                      "(default: ../shared/data/<dataset>)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--threads", type=_positive_int_flag, default=None, help="default 2")
     p.add_argument("--hidden", type=_positive_int_flag, nargs="+", default=list(DEFAULTS["hidden"]),
@@ -473,42 +918,143 @@ def build_parser():
                                         "decoder's are reversed (default: 400)")
     p.add_argument("--activation", choices=ACTIVATIONS, default=DEFAULTS["activation"])
     p.add_argument("--likelihood", choices=LIKELIHOODS, default=DEFAULTS["likelihood"])
+    p.add_argument("--mean-activation", choices=MEAN_ACTIVATIONS,
+                   help=f"g in mu_x = g(dec.mean), Gaussian likelihoods only (default: "
+                        f"{DEFAULT_MEAN_ACTIVATION})")
+    p.add_argument("--sigma-x", type=_positive_float_flag,
+                   help=f"the constant sigma_x of gaussian-fixed (default: {DEFAULT_SIGMA_X:g}, "
+                        f"numpyvae's)")
+    p.add_argument("--sigma-x-floor", type=_positive_float_flag,
+                   help=f"the floor of the learned sigma_x of gaussian and gaussian-shared "
+                        f"(default: {DEFAULT_SIGMA_X_FLOOR:g})")
+    p.add_argument("--dequantize", action="store_true",
+                   help="x = (pixel + u) / 256, u ~ U(0, 1): fresh for each training batch, "
+                        "fixed from the seed for the test set (numpyvae's)")
     p.add_argument("--z-dim", type=_positive_int_flag, default=DEFAULTS["z_dim"])
     p.add_argument("--samples", type=_positive_int_flag, default=DEFAULTS["samples"],
                    help="noise samples r per example (default: 1)")
     p.add_argument("--batch-size", type=_positive_int_flag, default=DEFAULTS["batch_size"])
     p.add_argument("--lr", type=_positive_float_flag, default=DEFAULTS["lr"],
                    help="Adam's learning rate (default: 0.001)")
+    p.add_argument("--iw-samples", type=_count_flag,
+                   help=f"importance samples K of the bound -log p(x) after training; 0 skips "
+                        f"it (default: {DEFAULT_IW_SAMPLES} for the Gaussian likelihoods, 0 "
+                        f"for bernoulli)")
+    p.add_argument("--iw-limit", type=_positive_int_flag, default=DEFAULT_IW_LIMIT,
+                   help=f"the bound uses the first N test images (default: {DEFAULT_IW_LIMIT})")
+    p.add_argument("--json", metavar="PATH", help="also write the report to this file")
     return p
 
 
+def _nats(value, bpd):
+    """``-1234.56 nats`` with `` = 2.345 bits/dim`` when the data have bits per dimension."""
+    text = f"{value:9.2f} nats"
+    return text + f" = {bits_per_dimension(value):.4f} bits/dim" if bpd else text
+
+
+def report_lines(report):
+    """The end-of-run report as lines of text; ``report`` as :func:`main` builds it."""
+    bpd = report["bits_per_dimension"]
+    kind = ("a density, not a probability" if report["config"]["likelihood"] != "bernoulli"
+            else "nats")
+    lines = [f"test negative ELBO       {_nats(report['test_loss'], bpd)}  "
+             f"(recon {report['test_recon']:.2f} + kl {report['test_kl']:.2f}; "
+             f"{report['test_images']:,} images, one draw each"
+             + ("" if kind == "nats" else f"; {kind}") + ")"]
+    if report["importance_samples"]:
+        stderr = report["test_nll_iw_stderr"]
+        lines.append(f"importance-weighted -log p(x) <= {_nats(report['test_nll_iw'], bpd)}  "
+                     f"(K = {report['importance_samples']:,} on the first "
+                     f"{report['iw_images']:,} test images"
+                     + ("" if stderr is None else f", standard error {stderr:.2f} nats")
+                     + f"; {report['iw_seconds']:.1f} s)")
+    if report["test_sigma_x_at_floor"] is not None:
+        lines.append(f"sigma_x at its floor {report['config']['sigma_x_floor']:g}: "
+                     f"{100 * report['test_sigma_x_at_floor']:.2f}% of the test pixels "
+                     f"(sigma_x < floor x 1.001, at z = mu(x))")
+    if report["sigma_x"] is not None:
+        lines.append(f"the shared sigma_x: {report['sigma_x']:.5f}")
+    return lines
+
+
 def main(argv=None):
+    """Train, print a line per epoch and the report; returns the report (a dict)."""
+    t_start = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
     config = {name: getattr(args, name) for name in DEFAULTS}
     try:
-        check_config(**config)
+        config = check_config(**config)
     except ValueError as err:
         parser.error(str(err))
+    gaussian = config["likelihood"] != "bernoulli"
+    iw_samples = args.iw_samples
+    if iw_samples is None:
+        iw_samples = DEFAULT_IW_SAMPLES if gaussian else 0
     if not available():
         raise SystemExit("PyTorch is not installed in this environment")
 
-    train_x = read_idx_images(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))
-    test_x = read_idx_images(os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz"))
+    data_dir = args.data_dir if args.data_dir is not None else default_data_dir(args.dataset)
+    try:
+        train, test_x = load_images(args.dataset, data_dir, config["dequantize"],
+                                    config["seed"])
+    except DatasetError as err:
+        raise SystemExit(f"{args.dataset}: {err}") from None
+    # Bits per dimension only mean something for a density of dequantized data.
+    bpd = gaussian and config["dequantize"]
     trainer = make_trainer(threads=args.threads, **config)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"train {train_x.shape}, test {test_x.shape}; {trainer.describe()}")
-    seconds = []
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args.dataset} "
+          f"train {train.shape}, test {test_x.shape}; {trainer.describe()}")
+    seconds, epochs = [], []
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
-        train_loss = trainer.train_epoch(train_x)
+        train_loss = trainer.train_epoch(train)
         seconds.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        test_loss = trainer.evaluate(test_x)
+        test = trainer.evaluate_terms(test_x)
+        at_floor = trainer.share_at_sigma_floor(test_x)
         eval_seconds = time.perf_counter() - t0
-        print(f"epoch {epoch:3d}  train {train_loss:9.4f}  test {test_loss:9.4f}  "
-              f"train s {seconds[-1]:6.3f}  eval s {eval_seconds:5.3f}", flush=True)
-    print(f"median train seconds per epoch: {float(np.median(seconds)):.3f}")
+        extra = (f"  test bpd {bits_per_dimension(test['loss']):.4f}" if bpd else "") + (
+            "" if at_floor is None else f"  at floor {100 * at_floor:5.2f}%")
+        print(f"epoch {epoch:3d}  train {train_loss:9.4f}  test {test['loss']:9.4f}  "
+              f"train s {seconds[-1]:6.3f}  eval s {eval_seconds:5.3f}{extra}", flush=True)
+        epochs.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test["loss"],
+                       "test_recon": test["recon"], "test_kl": test["kl"],
+                       "train_bpd": bits_per_dimension(train_loss) if bpd else None,
+                       "test_bpd": bits_per_dimension(test["loss"]) if bpd else None,
+                       "test_sigma_x_at_floor": at_floor,
+                       "train_seconds": seconds[-1], "eval_seconds": eval_seconds})
+
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+              "dataset": args.dataset, "data_dir": os.path.abspath(data_dir),
+              "config": {**config, "hidden": list(config["hidden"])},
+              "network": trainer.describe(), "epochs": epochs, "bits_per_dimension": bpd,
+              "loss_unit": "nats, -log density" if gaussian else "nats, -log probability",
+              "test_images": len(test_x), "test_loss": test["loss"],
+              "test_recon": test["recon"], "test_kl": test["kl"],
+              "test_bpd": epochs[-1]["test_bpd"], "test_sigma_x_at_floor": at_floor,
+              "sigma_x": trainer.shared_sigma_x(),
+              "importance_samples": iw_samples, "iw_images": None, "test_nll_iw": None,
+              "test_nll_iw_stderr": None, "test_nll_iw_bpd": None, "iw_seconds": None}
+    if iw_samples:
+        t0 = time.perf_counter()
+        nll = -trainer.importance_weighted(test_x[:args.iw_limit], samples=iw_samples)
+        report.update({
+            "iw_images": len(nll), "test_nll_iw": float(nll.mean()),
+            "test_nll_iw_stderr": float(nll.std(ddof=1) / np.sqrt(len(nll)))
+            if len(nll) > 1 else None,
+            "test_nll_iw_bpd": bits_per_dimension(float(nll.mean())) if bpd else None,
+            "iw_seconds": time.perf_counter() - t0})
+    report["median_train_seconds"] = float(np.median(seconds))
+    report["wall_seconds"] = time.perf_counter() - t_start
+    for line in report_lines(report):
+        print(line)
+    print(f"median train seconds per epoch: {report['median_train_seconds']:.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+    return report
 
 
 if __name__ == "__main__":

@@ -197,6 +197,7 @@ def test_the_sweep_runs_each_configuration_and_prints_the_table(monkeypatch, tmp
 def test_a_decoder_the_pytorch_reference_lacks_is_refused_unless_numpyvae_runs_alone(
         monkeypatch, capsys):
     monkeypatch.setattr(benchmark.torch_reference, "available", lambda: True)
+    monkeypatch.setattr(benchmark.torch_reference, "LIKELIHOODS", ("bernoulli",))
     with pytest.raises(SystemExit):
         benchmark.main(["--likelihood", "gaussian", "--no-memory"])
     assert ("--likelihood gaussian: the PyTorch reference has only bernoulli; add --no-torch"

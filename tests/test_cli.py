@@ -1,6 +1,9 @@
 """The numpyvae command: every subcommand as a user runs it, and its errors."""
+import contextlib
 import errno
+import io
 import json
+import re
 import subprocess
 import sys
 
@@ -47,10 +50,11 @@ def test_train_writes_the_run_folder_and_figures(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--epochs", "1", "--hidden", "16", "--z-dim", "2",
                  "--batch-size", "500", "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "epoch 1/1  train" in printed and f"done: {out}" in printed
+    assert "epoch 1/1  -ELBO: train" in printed and f"done: {out}" in printed
     for name in ["config.json", "checkpoint.npz", "metrics.jsonl", "samples.png",
                  "reconstructions.png", "curves.png", "manifold.png", "scatter.png"]:
         assert (out / name).exists(), name
+    assert not (out / "sigma_x.png").exists()          # Bernoulli learns no sigma_x
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert metrics[0]["epoch"] == 1 and {"train_loss", "test_loss", "test_recon", "test_kl",
                                          "epoch_seconds"} <= set(metrics[0])
@@ -76,7 +80,7 @@ def test_flag_errors_get_argparse_messages(argv, message, capsys):
 
 def test_resume_refuses_other_settings(tmp_path, run_dir, capsys):
     assert main(["train", "--resume", str(run_dir), "--hidden", "8"]) == 2
-    assert "only --epochs and --data-dir may be given with it, not --hidden" in \
+    assert "only --epochs, --data-dir and --lr may be given with it, not --hidden" in \
         capsys.readouterr().err
 
 
@@ -290,3 +294,246 @@ def test_divergence_as_a_user_sees_it(flags, tmp_path):
     line = one_error_line(result.stderr)
     assert line.startswith("numpyvae train: the loss became ")
     assert_diverged_run_is_whole(out)
+
+
+# ---------------------------------------------------------------------- the Gaussian decoder
+
+GAUSSIAN_TRAIN = ["--dataset", "fashion-mini", "--likelihood", "gaussian", "--dequantize",
+                  "--hidden", "16", "--z-dim", "2", "--epochs", "1", "--batch-size", "500",
+                  "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def gaussian_run(tmp_path_factory):
+    """A Gaussian run on dequantized fashion-mini, trained by the command, and its output."""
+    folder = tmp_path_factory.mktemp("gaussian") / "run"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["train", "--out", str(folder)] + GAUSSIAN_TRAIN) == 0
+    return folder, printed.getvalue()
+
+
+def test_a_gaussian_run_on_dequantized_fashion_mini_end_to_end(gaussian_run):
+    folder, printed = gaussian_run
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["dataset"], config["likelihood"], config["dequantize"]) == \
+        ("fashion-mini", "gaussian", True)
+    assert (config["mean_activation"], config["sigma_x_floor"]) == ("sigmoid", 0.01)
+    m = json.loads((folder / "metrics.jsonl").read_text())
+    assert m["loss_unit"] == "nats, -log density"
+    assert {"test_bpd", "train_bpd", "test_sigma_x_at_floor"} <= set(m)
+    assert "epoch 1/1  -ELBO (-log density, nats): train" in printed and "bits/dim" in printed
+    for name in ["samples.png", "reconstructions.png", "curves.png", "sigma_x.png"]:
+        assert f"wrote {folder / name}" in printed
+    assert png(folder / "sigma_x.png")[1] > 300
+    model, _ = open_run(folder)
+    assert model.config["mean_activation"] == "sigmoid"
+
+
+def test_evaluate_labels_densities_and_gives_bits_per_dimension(gaussian_run, capsys):
+    from numpyvae.app.run import load_data
+    from numpyvae.evaluate import share_at_sigma_floor
+
+    folder, _ = gaussian_run
+    assert main(["evaluate", str(folder), "--samples", "5", "--limit", "30"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((folder / "evaluation.json").read_text())
+    assert "of fashion-mini, dequantized with seed 0" in out
+    assert f"test negative ELBO      {result['test_loss']:9.2f} nats (density)" in out
+    assert f"-log p(x), IW, K = 5     {result['test_nll_iw']:9.2f} nats (density)" in out
+    assert ("nats (density): -log densities of continuous x, which cannot be compared with a "
+            "Bernoulli decoder's -log probabilities") in out
+    D = 784
+    for key, nats in (("test_bpd", "test_loss"), ("test_nll_iw_bpd", "test_nll_iw")):
+        assert result[key] == pytest.approx((result[nats] + D * np.log(256)) / (D * np.log(2)))
+    assert (f"bits per dimension, eq. (48): negative ELBO {result['test_bpd']:.4f}, IW bound "
+            f"{result['test_nll_iw_bpd']:.4f}") in out
+    model, config = open_run(folder)
+    test_x = load_data(config)[1][:30]
+    assert result["test_sigma_x_at_floor"] == share_at_sigma_floor(model, test_x)
+    assert (f"sigma_x at its floor 0.01: {100 * result['test_sigma_x_at_floor']:.1f}% of the "
+            f"test pixels") in out
+    assert result["loss_unit"] == "nats, -log density"
+
+
+def test_evaluate_of_a_bernoulli_run_says_nothing_of_densities(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--samples", "5", "--limit", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "density" not in out and "bits" not in out and "floor" not in out
+    result = json.loads((run_dir / "evaluation.json").read_text())
+    assert result["loss_unit"] == "nats, -log probability"
+    assert not {"test_bpd", "test_nll_iw_bpd", "test_sigma_x_at_floor"} & set(result)
+
+
+def test_sample_shows_means_by_default_and_gaussian_draws_with_draws(gaussian_run, tmp_path,
+                                                                     capsys):
+    folder, _ = gaussian_run
+    out = tmp_path / "s.png"
+    assert main(["sample", str(folder), "--out", str(out), "--n", "16", "--save-npy"]) == 0
+    assert not (tmp_path / "s-x.npy").exists()
+    means = np.load(tmp_path / "s-mean.npy")
+    assert main(["sample", str(folder), "--out", str(out), "--n", "16", "--save-npy",
+                 "--draws"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "s-mean.npy"), means)   # the same z
+    x, sigma = np.load(tmp_path / "s-x.npy"), np.load(tmp_path / "s-sigma.npy")
+    noise = (x - means) / sigma                              # x ~ N(mu_x, sigma_x^2)
+    assert abs(noise.mean()) < 0.05 and abs(noise.std() - 1) < 0.05
+    # without --out, the draws go beside the means, not over them
+    assert main(["sample", str(folder), "--draws", "--n", "4"]) == 0
+    assert f"wrote {folder / 'draws.png'}" in capsys.readouterr().out
+
+
+def test_the_sigma_x_command(gaussian_run, run_dir, tmp_path, capsys):
+    folder, _ = gaussian_run
+    out = tmp_path / "sigma.png"
+    assert main(["sigma-x", str(folder), "--out", str(out), "--n", "5"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert png(out)[1] > 300
+    assert main(["sigma-x", str(run_dir), "--out", str(out)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == ("numpyvae sigma-x: error: sigma-x needs a run whose decoder learns sigma_x "
+                    "(gaussian, gaussian-shared); this run's likelihood is bernoulli")
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--dequantize"], "--dequantize makes continuous data for a Gaussian decoder; the "
+                       "bernoulli likelihood reads each pixel as a probability in [0, 1]"),
+    (["--likelihood", "gaussian", "--dequantize", "--binarize", "dynamic"],
+     "--dequantize and --binarize dynamic exclude each other"),
+    (["--mean-activation", "identity"], "--mean-activation applies to the Gaussian decoders "
+                                        "(gaussian, gaussian-shared, gaussian-fixed); the "
+                                        "bernoulli decoder's mean is always sigmoid(logits)"),
+    (["--likelihood", "gaussian", "--sigma-x", "0.2"],
+     "--sigma-x is the constant sigma_x of gaussian-fixed; the gaussian decoder learns its "
+     "sigma_x"),
+    (["--sigma-x", "0.2"], "--sigma-x is the constant sigma_x of gaussian-fixed; the "
+                           "bernoulli decoder has no sigma_x"),
+    (["--likelihood", "gaussian-fixed", "--sigma-x-floor", "0.1"],
+     "--sigma-x-floor is the floor of a learned sigma_x (gaussian, gaussian-shared); the "
+     "gaussian-fixed decoder has the constant sigma_x of --sigma-x"),
+    (["--objective", "iwae", "--beta", "0.5"],
+     "--objective iwae takes no --beta (the importance-weighted bound has no KL term to "
+     "weight); got --beta 0.5"),
+    (["--objective", "iwae", "--samples", "5", "--warmup", "3"],
+     "--objective iwae takes no --warmup (the importance-weighted bound has no KL term to "
+     "warm up); got --warmup 3"),
+    (["--objective", "iwae", "--denoise"],
+     "--objective iwae takes no --denoise (the bound's samples come from q(z|x) of the image "
+     "itself, not of a corrupted one)"),
+    (["--optimizer", "sgd", "--lr", "0.1", "--adam-eps", "1e-4"],
+     "--adam-eps is the eps of Adam, eq. (42); the sgd optimizer has none"),
+])
+def test_decoder_and_data_flags_that_do_not_fit_are_one_line_errors(flags, message, tmp_path,
+                                                                    capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out)] + FAST_TRAIN + flags) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(f"numpyvae train: error: {message}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flags,key,value", [
+    (["--likelihood", "gaussian", "--mean-activation", "identity"], "mean_activation",
+     "identity"),
+    (["--likelihood", "gaussian-fixed"], "sigma_x", 0.1),
+    (["--likelihood", "gaussian-fixed", "--sigma-x", "0.25"], "sigma_x", 0.25),
+    (["--likelihood", "gaussian-shared", "--sigma-x-floor", "0.03"], "sigma_x_floor", 0.03),
+])
+def test_decoder_flags_reach_the_model_and_config_json(flags, key, value, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--no-figures"] + FAST_TRAIN + flags) == 0
+    assert json.loads((out / "config.json").read_text())[key] == value
+    assert open_run(out)[0].config[key] == value
+
+
+def test_dataset_takes_every_name_and_help_says_what_applies_where(capsys):
+    from numpyvae.app.cli import build_parser
+    from numpyvae.datasets import DATASET_NAMES
+
+    for name in DATASET_NAMES:
+        assert build_parser().parse_args(["train", "--dataset", name]).dataset == name
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "cifar10"])
+    assert "argument --dataset: invalid choice: 'cifar10'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_ = " ".join(capsys.readouterr().out.split())
+    assert "the constant sigma_x of gaussian-fixed (default: 0.1" in help_
+    assert "the floor of the learned sigma_x of gaussian and gaussian-shared (default: 0.01)" \
+        in help_
+    assert "--mean-activation {identity,sigmoid}" in help_
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    help_ = " ".join(capsys.readouterr().out.split())
+    assert "x ~ N(mu_x, sigma_x^2) for a Gaussian decoder" in help_
+    assert "x ~ Bernoulli(mu_x), 0 or 1, for Bernoulli" in help_
+
+
+def test_resume_refuses_the_new_flags_too(run_dir, capsys):
+    for flag in (["--dequantize"], ["--mean-activation", "sigmoid"], ["--objective", "iwae"],
+                 ["--adam-eps", "1e-4"]):
+        assert main(["train", "--resume", str(run_dir)] + flag) == 2
+        assert f"may be given with it, not {flag[0]}" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- the IWAE objective
+
+def test_an_iwae_run_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--objective", "iwae", "--samples", "3",
+                 "--epochs", "1", "--hidden", "16", "--z-dim", "2", "--batch-size", "500",
+                 "--adam-eps", "1e-4", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch 1/1  -L_3: train " in printed and "  -ELBO: train " in printed
+    config = json.loads((out / "config.json").read_text())
+    assert (config["objective"], config["samples"], config["adam_eps"]) == ("iwae", 3, 1e-4)
+    m = json.loads((out / "metrics.jsonl").read_text())
+    assert m["iwae_samples"] == 3 and m["test_iwae_loss"] < m["test_loss"]
+    assert png(out / "curves.png")
+    # a new stage at another learning rate; the objective stays
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--lr", "3e-4", "--no-figures",
+                 "--quiet"]) == 0
+    assert "epoch 2/2  -L_3: train " in capsys.readouterr().out
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["objective"], r["lr"]) for r in records] == [("iwae", 1e-3), ("iwae", 3e-4)]
+
+
+def test_help_tells_what_the_objective_and_its_k_are(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_ = " ".join(capsys.readouterr().out.split())
+    assert "--objective {elbo,iwae}" in help_
+    assert "iwae, the negative importance-weighted bound -L_k of Burda et al. with k = " \
+           "--samples" in help_
+    assert "the k of --objective iwae" in help_ and "Adam's eps" in help_
+
+
+def test_active_units_are_those_whose_mean_varies_over_the_images():
+    from numpyvae import VAE
+    from numpyvae.app.run import active_units
+
+    # No hidden layer: mu(x) = x W + b, so Var_x mu_u(x) = Var(x W_u) is known in advance.
+    model = VAE(3, 3, hidden=(), dtype=np.float64)
+    model.parameters()["enc.mu.W"][...] = np.diag([1.0, 0.3, 0.0])
+    model.parameters()["enc.mu.b"][...] = [5.0, -2.0, 1.0]
+    x = np.random.default_rng(0).random((4000, 3))
+    count, variances = active_units(model, x)
+    expected = np.var(x * [1.0, 0.3, 0.0], axis=0)            # about 1/12, 0.09/12 and 0
+    np.testing.assert_allclose(variances, expected, rtol=1e-12, atol=1e-15)
+    assert count == 1                                           # 0.083 > 0.01 > 0.0075
+    assert active_units(model, x, threshold=0.005)[0] == 2
+    with pytest.raises(ValueError, match="x must hold at least 2 images"):
+        active_units(model, x[:1])
+
+
+def test_evaluate_counts_the_active_units(run_dir, capsys):
+    from numpyvae.app.run import active_units, load_data
+
+    assert main(["evaluate", str(run_dir), "--samples", "10", "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((run_dir / "evaluation.json").read_text())
+    model, config = open_run(run_dir)
+    count, variances = active_units(model, load_data(config)[1][:300])
+    assert result["active_units"] == count and result["unit_variances"] == variances.tolist()
+    assert re.search(rf"^active units +{count} of 2  \(Var_x mu_u\(x\) > 0\.01", out, re.M)
+    assert (result["epochs"], result["limit"], result["seed"]) == (1, 300, 0)
+    assert "trained on -ELBO for 1 epoch, on 300 test images" in out

@@ -303,3 +303,82 @@ def test_the_likelihood_on_two_cores_gives_the_same_estimate_bit_for_bit(likelih
     two_cores = importance_weighted_log_likelihood(model, x, np.random.default_rng(4), 30)
     assert split and set(split) == {2}                 # the work was split in two
     np.testing.assert_array_equal(two_cores, one_core)
+
+
+# ---------------------------------------------------------------- reports: eq. (48), the floor
+
+
+def test_bits_per_dimension_of_densities_known_by_hand():
+    from numpyvae.evaluate import bits_per_dimension
+
+    D = 784
+    # A uniform density on (0, 1)^D, p(x) = 1: -log p(x) = 0, and a pixel costs its byte.
+    assert bits_per_dimension(0.0, D) == pytest.approx(8.0, abs=1e-12)
+    # p(x) = 2^D on (0, 1/2)^D knows that every pixel is below 128: 7 bits are left.
+    assert bits_per_dimension(-D * math.log(2), D) == pytest.approx(7.0, abs=1e-12)
+    # p(x) = 256^D on one cell: the image is known, nothing is left to store.
+    assert bits_per_dimension(-D * math.log(256), D) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bits_per_dimension_against_the_formula():
+    from numpyvae.evaluate import bits_per_dimension
+
+    nats = np.array([[-1595.2, 0.0], [300.5, 4000.0]])
+    expected = (nats + 10 * math.log(256)) / (10 * math.log(2))      # eq. (48), D = 10
+    np.testing.assert_allclose(bits_per_dimension(nats, 10), expected, rtol=1e-14)
+    assert isinstance(bits_per_dimension(12.5, 10), float)
+    with pytest.raises(ValueError, match="x_dim must be an integer >= 1; got 0"):
+        bits_per_dimension(1.0, 0)
+
+
+def _gaussian_with_sigma(likelihood, t, floor=0.05):
+    """A gaussian model whose sigma_x ignores z: softplus(t) over the floor, t per pixel
+    (gaussian) or one t for all (gaussian-shared)."""
+    model = VAE(len(np.atleast_1d(t)), 2, hidden=(3,), likelihood=likelihood,
+                sigma_x_floor=floor, dtype=np.float64, seed=0)
+    params = model.parameters()
+    if likelihood == "gaussian":
+        params["dec.sigma.W"][...] = 0.0
+        params["dec.sigma.b"][...] = t
+    else:
+        params["dec.sigma_x.t"][...] = t
+    return model
+
+
+def test_share_at_the_sigma_floor_is_a_direct_count():
+    from numpyvae.evaluate import share_at_sigma_floor
+
+    floor = 0.05
+    # softplus(t) = a share of the floor: far below, just below and just above 1e-3 of it
+    shares = np.array([1e-9, 5e-4, 9.9e-4, 1.01e-3, 2e-3, 0.5, 3.0])
+    t = np.log(np.expm1(shares * floor))                   # softplus(t) = shares * floor
+    model = _gaussian_with_sigma("gaussian", np.concatenate([t, [-60.0]]), floor)
+    x = np.random.default_rng(0).uniform(0, 1, (7, model.x_dim))
+    sigma = floor + np.log1p(np.exp(np.concatenate([t, [-60.0]])))   # independent of z
+    expected = np.count_nonzero(sigma < floor * 1.001) / model.x_dim  # 4 of 8 pixels
+    assert expected == 0.5
+    assert share_at_sigma_floor(model, x, batch_size=3) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("t,share", [(-60.0, 1.0), (0.0, 0.0)])
+def test_share_at_the_floor_of_one_shared_sigma_is_all_or_nothing(t, share):
+    from numpyvae.evaluate import share_at_sigma_floor
+
+    model = _gaussian_with_sigma("gaussian-shared", t)                # one pixel will do
+    assert share_at_sigma_floor(model, np.random.default_rng(1).uniform(0, 1, (4, 1))) == share
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian-fixed"])
+def test_no_share_at_the_floor_without_a_learned_sigma(likelihood):
+    from numpyvae.evaluate import share_at_sigma_floor
+
+    model = VAE(6, 2, hidden=(3,), likelihood=likelihood)
+    assert share_at_sigma_floor(model, np.full((2, 6), 0.5, dtype=np.float32)) is None
+
+
+def test_share_at_the_floor_refuses_images_of_another_size():
+    from numpyvae.evaluate import share_at_sigma_floor
+
+    model = VAE(6, 2, hidden=(3,), likelihood="gaussian")
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 6\).*got shape \(2, 5\)"):
+        share_at_sigma_floor(model, np.zeros((2, 5)))

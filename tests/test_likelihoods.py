@@ -7,7 +7,8 @@ import pytest
 import oracle
 from numpyvae.gradcheck import BAR_SMOOTH, check_gradients
 from numpyvae.likelihoods import (bernoulli_nll_backward, bernoulli_nll_forward,
-                                  gaussian_nll_backward, gaussian_nll_forward)
+                                  gaussian_nll_backward, gaussian_nll_forward,
+                                  gaussian_shared_nll_backward)
 from numpyvae.stable import positive_part, sigmoid, softplus
 
 
@@ -138,6 +139,72 @@ def test_gaussian_fixed_sigma_gradient_with_respect_to_mean():
                              {"mean": mean}, {"mean": dmean}, bar=BAR_SMOOTH,
                              equations={"mean": (19, 20)})
     assert report.passed, report.failure_message()
+
+
+@pytest.mark.points(1, task="gaussian-shared")
+def test_gaussian_shared_sigma_gradient_by_finite_differences():
+    """One sigma_x of shape (1,) for every pixel of every sample: eqs. (20) and (47)."""
+    rng, x = _data(5)
+    mean = rng.uniform(0, 1, size=(2, 3, 4))
+    sigma = np.array([0.3])
+    dnll = rng.standard_normal((2, 3))
+    dmean, dsigma = gaussian_shared_nll_backward(dnll, gaussian_nll_forward(x, mean, sigma)[1])
+    assert np.shape(dsigma) == (1,), (
+        f"dsigma must have the shape of sigma, (1,): one sigma_x is shared by all pixels, so "
+        f"its gradient is one number (eq. (47)); got shape {np.shape(dsigma)}")
+    report = check_gradients(lambda: np.sum(gaussian_nll_forward(x, mean, sigma)[0] * dnll),
+                             {"mean": mean, "sigma": sigma}, {"mean": dmean, "sigma": dsigma},
+                             bar=BAR_SMOOTH, equations={"mean": (19, 20), "sigma": (19, 47)})
+    assert report.passed, report.failure_message()
+
+
+@pytest.mark.points(1, task="gaussian-shared")
+def test_gaussian_shared_sigma_gradient_is_eq_21_summed_over_every_pixel():
+    """Eq. (47) by its value, from explicit loops: sum over samples j, examples i and pixels
+    d of dL/dnll_ji (1/sigma - (x_id - mu_jid)^2 / sigma^3); float32 in, float32 out."""
+    for dtype in (np.float64, np.float32):
+        check_shared_sigma_gradient_value(dtype)
+
+
+def check_shared_sigma_gradient_value(dtype):
+    x = np.array([[0.0, 1.0, 0.25], [0.5, 0.75, 1.0]], dtype=dtype)
+    mean = np.array([[[0.1, 0.8, 0.3], [0.5, 0.5, 0.9]],
+                     [[0.0, 0.6, 0.2], [0.4, 0.9, 0.7]]], dtype=dtype)
+    sigma = np.array([0.5], dtype=dtype)
+    dnll = np.array([[1.0, -2.0], [0.5, 3.0]], dtype=dtype)
+    _, dsigma = gaussian_shared_nll_backward(dnll, gaussian_nll_forward(x, mean, sigma)[1])
+    expected = 0.0
+    for j in range(2):
+        for i in range(2):
+            for d in range(3):
+                r = float(x[i, d]) - float(mean[j, i, d])
+                expected += float(dnll[j, i]) * (1 / 0.5 - r * r / 0.5 ** 3)
+    assert np.shape(dsigma) == (1,), (
+        f"dsigma must have shape (1,), like sigma; got {np.shape(dsigma)} (eq. (47))")
+    assert np.asarray(dsigma).dtype == dtype, (
+        f"dsigma must keep the dtype of sigma, {np.dtype(dtype).name}; got "
+        f"{np.asarray(dsigma).dtype}")
+    np.testing.assert_allclose(
+        dsigma, [expected], rtol=1e-5 if dtype == np.float32 else 1e-12,
+        err_msg="eq. (47): the shared sigma_x is in every term of eq. (19), so its gradient is "
+                "eq. (21) summed over every pixel d, example i and sample j, each term times "
+                "its seed dL/dnll_ji")
+
+
+def test_the_shared_sigma_gradient_vanishes_at_the_root_mean_square_residual():
+    """What a gradient check cannot see: with the means fixed, the best shared sigma_x is the
+    root-mean-square residual (eq. (47) set to zero), and (47) changes sign there."""
+    rng, x = _data(6, shape=(3, 50, 20))
+    mean = np.clip(x + rng.normal(0, 0.2, size=(3, 50, 20)), 0, 1)
+    best = np.sqrt(np.mean((x - mean) ** 2))
+    dnll = np.ones((3, 50))
+    grad = {}
+    for scale in (0.9, 1.0, 1.1):
+        sigma = np.array([best * scale])
+        grad[scale] = gaussian_shared_nll_backward(
+            dnll, gaussian_nll_forward(x, mean, sigma)[1])[1][0]
+    assert abs(grad[1.0]) < 1e-9 * (3 * 50 * 20) / best
+    assert grad[0.9] < 0 < grad[1.1]
 
 
 def test_bernoulli_nll_matches_its_formula():

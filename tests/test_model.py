@@ -4,8 +4,7 @@ import pytest
 
 import oracle
 from numpyvae import VAE
-
-LIKELIHOODS = ["bernoulli", "gaussian", "gaussian-fixed"]
+from numpyvae.likelihoods import LIKELIHOODS
 
 
 def _data(model, batch=4, r=3, seed=0):
@@ -190,13 +189,15 @@ def test_learned_sigma_x_never_goes_below_its_floor():
     ({"z_dim": 2.5}, r"z_dim must be an integer >= 1; got 2.5"),
     ({"x_dim": -3}, r"x_dim must be an integer >= 1; got -3"),
     ({"likelihood": "poisson"}, r"likelihood must be one of \['bernoulli', 'gaussian', "
-                                r"'gaussian-fixed'\]; got 'poisson'"),
+                                r"'gaussian-shared', 'gaussian-fixed'\]; got 'poisson'"),
     ({"activation": "swish"}, r"activation must be one of .*'relu'.*; got 'swish'"),
     ({"hidden": (4, 0)}, r"hidden sizes must be an integer >= 1; got 0"),
     ({"dtype": np.float16}, r"dtype must be numpy.float32 or numpy.float64; got float16"),
     ({"sigma_parameterization": "exp"}, r"sigma_parameterization must be one of"),
     ({"likelihood": "gaussian-fixed", "sigma_x": 0.0}, r"sigma_x must be a finite number > 0"),
     ({"likelihood": "gaussian", "sigma_x_floor": 0.0}, r"sigma_x_floor must be > 0"),
+    ({"likelihood": "gaussian-shared", "sigma_x_floor": 0.0},
+     r"sigma_x_floor must be > 0 for the gaussian-shared likelihood"),
 ])
 def test_bad_constructor_arguments(kwargs, match):
     args = {"x_dim": 6, "z_dim": 2, **kwargs}
@@ -252,3 +253,29 @@ def test_bad_sample_arguments():
         model.sample(3, np.random.RandomState(0))
     with pytest.raises(ValueError, match=r"z must have shape \(B, 2\) or \(r, B, 2\)"):
         model.decode(np.zeros(2))
+
+
+def test_gaussian_shared_has_one_sigma_x_for_every_pixel_starting_at_the_fixed_default():
+    from numpyvae.likelihoods import DEFAULT_SIGMA_X
+    model = VAE(6, 2, hidden=(5,), likelihood="gaussian-shared", dtype=np.float64)
+    t = model.parameters()["dec.sigma_x.t"]
+    assert t.shape == (1,) and "dec.sigma.W" not in model.parameters()
+    out = model.decode(np.zeros((3, 2)))
+    np.testing.assert_allclose(out["sigma"], DEFAULT_SIGMA_X, rtol=1e-12)   # floor + softplus(t)
+    t[...] = -2.0
+    expected = 0.01 + np.log1p(np.exp(-2.0))                     # eq. (22), the default floor
+    np.testing.assert_allclose(model.decode(np.ones((4, 2)))["sigma"], expected, rtol=1e-12)
+    assert model.equations_for("dec.sigma_x.t") == (4, 19, 21, 22, 47)
+    high = VAE(6, 2, likelihood="gaussian-shared", sigma_x_floor=0.2, dtype=np.float64)
+    np.testing.assert_allclose(high.decode(np.zeros((1, 2)))["sigma"], 0.4, rtol=1e-12)
+
+
+def test_gaussian_defaults_sigmoid_means_and_the_documented_sigma_x():
+    from numpyvae.likelihoods import DEFAULT_SIGMA_X
+    assert VAE(6, 2, likelihood="gaussian").config["mean_activation"] == "sigmoid"
+    assert VAE(6, 2).config["mean_activation"] == "identity"      # unused by Bernoulli
+    fixed = VAE(6, 2, likelihood="gaussian-fixed", dtype=np.float64)
+    assert fixed.config["sigma_x"] == DEFAULT_SIGMA_X
+    np.testing.assert_array_equal(fixed.decode(np.zeros((2, 2)))["sigma"], DEFAULT_SIGMA_X)
+    means = fixed.decode(np.random.default_rng(0).normal(0, 30, (50, 2)))["mean"]
+    assert ((means > 0) & (means < 1)).all()

@@ -11,11 +11,12 @@ import pytest
 import oracle
 from numpyvae import VAE
 from numpyvae.gradcheck import BAR_KINK, BAR_SMOOTH, check_model
+from numpyvae.likelihoods import LIKELIHOODS
 from numpyvae.reparam import reparameterize_forward
 
 X_DIM, HIDDEN = 6, (5, 4)
 KINK_MARGIN = 1e-3
-GRID = list(itertools.product(["bernoulli", "gaussian", "gaussian-fixed"], ["tanh", "relu"],
+GRID = list(itertools.product(LIKELIHOODS, ["tanh", "relu"],
                               [1, 3], [0.0, 1.0], [1, 2], [1, 5]))
 
 
@@ -69,10 +70,11 @@ def test_other_activations(activation):
 
 @pytest.mark.parametrize("options", [
     {"sigma_parameterization": "softplus"},
-    {"mean_activation": "sigmoid"},
+    {"mean_activation": "identity"},
 ])
-def test_other_parameterizations(options):
-    model, x, v = make_case("gaussian", "tanh", 2, 2, 3, **options)
+@pytest.mark.parametrize("likelihood", ["gaussian", "gaussian-shared", "gaussian-fixed"])
+def test_other_parameterizations(options, likelihood):
+    model, x, v = make_case(likelihood, "tanh", 2, 2, 3, **options)
     report = check_model(model, x, v, 0.5)
     assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
 

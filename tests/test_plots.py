@@ -103,6 +103,8 @@ FIGURES = {
     "scatter-pca": lambda m, x, y: plots.plot_scatter(VAE(784, 5, hidden=(32,)), x, y),
     "interpolation": lambda m, x, y: plots.plot_interpolation(m, x[0], x[1], steps=8),
     "grid": lambda m, x, y: plots.image_grid(x[:10], ncols=5, title="Ten test images"),
+    "sigma_x": lambda m, x, y: plots.plot_sigma_x(
+        VAE(784, 2, hidden=(16,), likelihood="gaussian"), x, n=6),
     "curves": lambda m, x, y: plots.plot_curves([
         {"epoch": 1, "train_loss": 200.0, "train_recon": 180.0, "train_kl": 20.0,
          "test_loss": 190.0, "test_recon": 171.0, "test_kl": 19.0},
@@ -218,6 +220,47 @@ def test_plot_samples_of_a_gaussian_model_says_it_clips():
     assert "clipped to [0, 1]" in fig.axes[0].get_title()
     pixels = mosaic_of(fig)
     assert pixels[~np.isnan(pixels)].min() >= 0 and pixels[~np.isnan(pixels)].max() <= 1
+
+
+@pytest.mark.parametrize("likelihood,law", [("bernoulli", "Bernoulli$(\\mu_x(z))$"),
+                                            ("gaussian", "N(\\mu_x(z), \\sigma_x^2)")])
+def test_plot_samples_names_the_law_of_its_draws(likelihood, law):
+    model = VAE(784, 2, hidden=(16,), likelihood=likelihood)
+    title = plots.plot_samples(model, 4, np.random.default_rng(0), draws=True).axes[0].get_title()
+    assert title.startswith("Draws $x \\sim") and law in title
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "gaussian-shared"])
+def test_plot_sigma_x_shows_images_means_and_sigma_x(trained, likelihood):
+    _, x, _ = trained
+    model = VAE(784, 2, hidden=(16,), likelihood=likelihood, sigma_x_floor=0.02, seed=3)
+    fig = plots.plot_sigma_x(model, x, n=5)
+    image, mean, sigma = fig.axes[:3]
+    assert [ax.get_ylabel() for ax in fig.axes[:3]] == ["image", "mean $\\mu_x$",
+                                                       "$\\sigma_x$"]
+    mu, _ = model.encode(x[:5])
+    decoded = model.decode(mu)                               # at z = mu(x), as titled
+    assert "$z = \\mu(x)$" in image.get_title()
+    np.testing.assert_allclose(cell(mosaic_of(fig), 0, 4), x[4].reshape(28, 28))
+    shown = np.ma.filled(mean.images[0].get_array().astype(float), np.nan)
+    np.testing.assert_allclose(cell(shown, 0, 2), np.clip(decoded["mean"][2], 0, 1)
+                               .reshape(28, 28), rtol=1e-6)
+    shown = np.ma.filled(sigma.images[0].get_array().astype(float), np.nan)
+    for k in range(5):                                       # sigma_x as it is, not clipped
+        np.testing.assert_allclose(cell(shown, 0, k), decoded["sigma"][k].reshape(28, 28),
+                                   rtol=1e-6)
+    bar = fig.axes[3]                                        # the colour bar, in sigma_x
+    assert "floor 0.02" in bar.get_ylabel()
+    assert sigma.images[0].norm.vmin == pytest.approx(0.02)
+    assert sigma.images[0].norm.vmax == pytest.approx(max(decoded["sigma"][:5].max(), 0.03))
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian-fixed"])
+def test_plot_sigma_x_needs_a_learned_sigma_x(likelihood):
+    model = VAE(784, 2, hidden=(16,), likelihood=likelihood)
+    with pytest.raises(ValueError, match=f"needs a decoder that learns sigma_x .*"
+                                         f"likelihood is '{likelihood}'"):
+        plots.plot_sigma_x(model, np.zeros((2, 784)))
 
 
 def test_plot_reconstructions_pairs_data_and_reconstruction(trained):
@@ -342,6 +385,37 @@ def test_read_metrics_and_plot_curves_skip_missing_test_values(tmp_path):
     np.testing.assert_array_equal(kl["train"].get_ydata(), [20.5, 22.0, 23.0])
     for ax in fig.axes:
         assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "nats per example")
+    assert fig.texts[0].get_text() == "Learning curves, in nats per example"
+
+
+def test_plot_curves_says_when_the_losses_are_densities():
+    record = {"epoch": 1, "train_loss": -900.0, "loss_unit": "nats, -log density"}
+    title = plots.plot_curves([record]).texts[0].get_text()
+    assert "-log densities" in title
+
+
+def test_plot_curves_of_an_iwae_run_shows_the_bound_beside_the_elbo():
+    records = [{"epoch": e, "objective": "iwae", "iwae_samples": 5,
+                "train_loss": 150.0 - e, "test_loss": 148.0 - e,
+                "train_iwae_loss": 140.0 - e, "test_iwae_loss": 139.0 - 2 * e,
+                "train_recon": 120.0, "test_recon": 119.0, "train_kl": 30.0, "test_kl": 29.0}
+               for e in (1, 2, 3)]
+    fig = plots.plot_curves(records)
+    loss, recon, _ = ({line.get_label(): line for line in ax.get_lines()} for ax in fig.axes)
+    bound = "$-\\mathcal{L}_{5}$"
+    assert sorted(loss) == sorted(["train -ELBO", "test -ELBO", f"train {bound}",
+                                   f"test {bound}"])
+    np.testing.assert_array_equal(loss[f"test {bound}"].get_ydata(), [137.0, 135.0, 133.0])
+    np.testing.assert_array_equal(loss["train -ELBO"].get_ydata(), [149.0, 148.0, 147.0])
+    assert loss[f"train {bound}"].get_linestyle() == "--"
+    assert loss["train -ELBO"].get_linestyle() == "-"
+    assert fig.axes[0].get_title() == f"Negative ELBO and negative IWAE bound {bound}"
+    assert sorted(recon) == ["test", "train"]             # the other panels are the ELBO's
+    elbo_only = plots.plot_curves([{k: v for k, v in r.items() if "iwae" not in k}
+                                   for r in records])
+    assert elbo_only.axes[0].get_title() == "Negative ELBO"
+    assert sorted(line.get_label() for line in elbo_only.axes[0].get_lines()) == \
+        ["test", "train"]
 
 
 def test_read_metrics_skips_a_last_line_still_being_written(tmp_path):

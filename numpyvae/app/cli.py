@@ -14,7 +14,12 @@ import numpy as np
 
 from .. import __version__
 from ..activations import ACTIVATIONS
-from ..likelihoods import LIKELIHOODS
+from ..likelihoods import DEFAULT_SIGMA_X, GAUSSIAN_LIKELIHOODS, LIKELIHOODS
+from ..likelihoods.gaussian import SIGMA_KINDS
+from ..vae import OBJECTIVES
+
+# The decoders that learn sigma_x, and so have a floor under it.
+LEARNED_SIGMA_X = tuple(name for name, kind in SIGMA_KINDS.items() if kind != "fixed")
 
 
 def positive_int(text):
@@ -87,7 +92,7 @@ def add_gradcheck_parser(sub):
                        description="Run the full finite-difference check on a small float64 "
                                    "model and print one row per parameter.")
     p.add_argument("--likelihood", choices=("all",) + LIKELIHOODS, default="all",
-                   help="decoder to check (default: all three)")
+                   help="decoder to check (default: all of them)")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
     p.add_argument("--x-dim", type=positive_int, default=12)
     p.add_argument("--z-dim", type=positive_int, default=2)
@@ -101,9 +106,13 @@ def add_gradcheck_parser(sub):
 
 # ---------------------------------------------------------------------- train
 
-TRAIN_FLAGS = ("dataset", "hidden", "z_dim", "likelihood", "activation", "samples",
-               "batch_size", "optimizer", "lr", "weight_decay", "beta", "warmup", "seed",
-               "binarize", "denoise", "sigma_x", "sigma_x_floor")
+TRAIN_FLAGS = ("dataset", "hidden", "z_dim", "likelihood", "activation", "objective", "samples",
+               "batch_size", "optimizer", "lr", "adam_eps", "weight_decay", "beta", "warmup",
+               "seed", "binarize", "dequantize", "denoise", "mean_activation", "sigma_x",
+               "sigma_x_floor")
+# What --resume takes: the new total of epochs, where the data is now, and a new learning rate
+# (for a schedule of stages).
+RESUME_FLAGS = ("epochs", "data_dir", "lr")
 
 
 def cmd_train(args):
@@ -140,6 +149,10 @@ def _new_run(args):
     from ..files import check_folder_target
     from .run import Run
 
+    _check_decoder_flags(args)
+    if args.adam_eps is not None and (args.optimizer or "adam") != "adam":
+        raise ValueError(f"--adam-eps is the eps of Adam, eq. (42); the {args.optimizer} "
+                         f"optimizer has none")
     config = {k: getattr(args, k) for k in TRAIN_FLAGS + ("epochs", "data_dir")
               if getattr(args, k) is not None}
     out = args.out or time.strftime("runs/run-%Y%m%d-%H%M%S")
@@ -150,16 +163,37 @@ def _new_run(args):
     return run
 
 
+def _check_decoder_flags(args):
+    """A ValueError for a decoder option given for a likelihood that does not use it."""
+    from .run import DEFAULTS
+
+    likelihood = args.likelihood or DEFAULTS["likelihood"]
+    has = ("learns its sigma_x" if likelihood in LEARNED_SIGMA_X else
+           "has the constant sigma_x of --sigma-x" if likelihood in GAUSSIAN_LIKELIHOODS else
+           "has no sigma_x")
+    if args.mean_activation is not None and likelihood not in GAUSSIAN_LIKELIHOODS:
+        raise ValueError(f"--mean-activation applies to the Gaussian decoders "
+                         f"({', '.join(GAUSSIAN_LIKELIHOODS)}); the {likelihood} decoder's "
+                         f"mean is always sigmoid(logits)")
+    if args.sigma_x is not None and likelihood in LEARNED_SIGMA_X + ("bernoulli",):
+        raise ValueError(f"--sigma-x is the constant sigma_x of gaussian-fixed; the "
+                         f"{likelihood} decoder {has}")
+    if args.sigma_x_floor is not None and likelihood not in LEARNED_SIGMA_X:
+        raise ValueError(f"--sigma-x-floor is the floor of a learned sigma_x "
+                         f"({', '.join(LEARNED_SIGMA_X)}); the {likelihood} decoder {has}")
+
+
 def _resumed_run(args):
-    """The run of --resume; any flag but --epochs and --data-dir is refused."""
+    """The run of --resume; any flag but --epochs, --data-dir and --lr is refused."""
     from .run import Run, RunError
 
-    given = [f"--{k.replace('_', '-')}" for k in TRAIN_FLAGS if getattr(args, k) is not None]
+    given = [f"--{k.replace('_', '-')}" for k in TRAIN_FLAGS
+             if k not in RESUME_FLAGS and getattr(args, k) is not None]
     if given or args.out:
         raise RunError(f"--resume continues a run with its own settings; "
-                       f"only --epochs and --data-dir may be given with it, not "
+                       f"only --epochs, --data-dir and --lr may be given with it, not "
                        f"{', '.join(given + (['--out'] if args.out else []))}")
-    return Run.resume(args.resume, epochs=args.epochs, data_dir=args.data_dir)
+    return Run.resume(args.resume, epochs=args.epochs, data_dir=args.data_dir, lr=args.lr)
 
 
 @contextmanager
@@ -185,6 +219,7 @@ def _os_error_text(err):
 
 
 def add_train_parser(sub):
+    from ..datasets import DATASET_DESCRIPTIONS, DATASET_NAMES
     from ..optim import OPTIMIZERS
     from .run import DEFAULTS as D
 
@@ -193,21 +228,36 @@ def add_train_parser(sub):
                                    "samples each. Defaults: the pytorch/examples VAE "
                                    "(784-400-20, relu, Bernoulli, Adam 1e-3, batch 128) on "
                                    "the bundled MNIST subset.")
-    p.add_argument("--dataset", choices=("mnist-mini", "mnist"),
-                   help="mnist-mini: the subset shipped with numpyvae (default); mnist: "
-                        "full MNIST from --data-dir, downloaded if missing")
-    p.add_argument("--data-dir", help="folder of the MNIST IDX files (default: "
+    p.add_argument("--dataset", choices=DATASET_NAMES,
+                   help=f"default: {D['dataset']}. "
+                        + "; ".join(f"{name}: {DATASET_DESCRIPTIONS[name]}"
+                                    for name in DATASET_NAMES))
+    p.add_argument("--data-dir", help="the data folder: MNIST's IDX files, and Fashion-MNIST's "
+                                      "in its subfolder fashion-mnist/ (default: "
                                       "$NUMPYVAE_DATA, else a per-user cache folder)")
     p.add_argument("--hidden", type=positive_int, nargs="+", metavar="SIZE",
                    help=f"hidden layer sizes (default: {' '.join(map(str, D['hidden']))})")
     p.add_argument("--z-dim", type=positive_int, help=f"latent size K (default: {D['z_dim']})")
-    p.add_argument("--likelihood", choices=LIKELIHOODS, help="decoder (default: bernoulli)")
+    p.add_argument("--likelihood", choices=LIKELIHOODS,
+                   help=f"decoder P(x|z) (default: {D['likelihood']}). The Gaussian decoders' "
+                        f"losses are -log densities, which cannot be compared with "
+                        f"Bernoulli's -log probabilities")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default: relu")
+    p.add_argument("--objective", choices=OBJECTIVES,
+                   help="the loss to train on: elbo, the negative ELBO (the default), or iwae, "
+                        "the negative importance-weighted bound -L_k of Burda et al. with "
+                        "k = --samples, eq. (49); iwae takes no --beta, --warmup or --denoise")
     p.add_argument("--samples", type=positive_int,
-                   help=f"noise samples r per example (default: {D['samples']})")
+                   help=f"noise samples r per example, the k of --objective iwae (default: "
+                        f"{D['samples']})")
     p.add_argument("--batch-size", type=positive_int, help=f"B (default: {D['batch_size']})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
-    p.add_argument("--lr", type=positive_float, help=f"learning rate (default: {D['lr']:g})")
+    p.add_argument("--lr", type=positive_float,
+                   help=f"learning rate (default: {D['lr']:g}); with --resume, the learning "
+                        f"rate from there on")
+    p.add_argument("--adam-eps", type=positive_float,
+                   help=f"Adam's eps, added to sqrt(v_hat) in eq. (42) (default: "
+                        f"{D['adam_eps']:g}; Burda et al. use 1e-4)")
     p.add_argument("--weight-decay", type=nonnegative_float,
                    help="L2 weight decay, the N(0, I) prior on theta (default: 0)")
     p.add_argument("--epochs", type=positive_int,
@@ -220,14 +270,27 @@ def add_train_parser(sub):
     p.add_argument("--binarize", choices=("none", "static", "dynamic", "threshold"),
                    help="grey levels in [0, 1] (none, the default), one fixed Bernoulli draw "
                         "(static), a fresh draw per batch (dynamic), or x > 0.5 (threshold)")
+    p.add_argument("--dequantize", action="store_const", const=True,
+                   help="continuous data for a Gaussian decoder: x = (pixel + u) / 256 with a "
+                        "fresh u ~ U(0, 1) per training batch, and one fixed draw of the test "
+                        "set from --seed; losses are then also reported in bits per dimension")
     p.add_argument("--denoise", action="store_const", const=True,
                    help="the encoder sees a corrupted image and the decoder reconstructs the "
                         "clean one")
-    p.add_argument("--sigma-x", type=positive_float, help="the fixed sigma_x of gaussian-fixed")
+    p.add_argument("--mean-activation", choices=("identity", "sigmoid"),
+                   help="activation on the Gaussian decoders' mean mu_x: sigmoid keeps it in "
+                        "(0, 1) like the pixels (the default), identity leaves it free")
+    p.add_argument("--sigma-x", type=positive_float,
+                   help=f"the constant sigma_x of gaussian-fixed (default: {DEFAULT_SIGMA_X:g}, "
+                        f"about the RMS error per pixel of the default network on "
+                        f"Fashion-MNIST)")
     p.add_argument("--sigma-x-floor", type=positive_float,
-                   help="the floor of the learned sigma_x of gaussian")
+                   help=f"the floor of the learned sigma_x of "
+                        f"{' and '.join(LEARNED_SIGMA_X)} (default: {D['sigma_x_floor']:g})")
     p.add_argument("--out", help="run folder (default: runs/run-DATE-TIME)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR, with its own settings but --epochs, "
+                        "--data-dir and --lr")
     p.add_argument("--no-figures", action="store_true", help="skip the figures at the end")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_train)
@@ -249,8 +312,13 @@ def cmd_evaluate(args):
 
 def add_evaluate_parser(sub):
     p = sub.add_parser("evaluate", help="test ELBO and importance-weighted log-likelihood",
-                       description="Report the test negative ELBO and the importance-"
-                                   "weighted estimate of -log p(x) (Burda et al.) of a run.")
+                       description="Report the test negative ELBO, the importance-"
+                                   "weighted estimate of -log p(x) (Burda et al.) and the "
+                                   "active latent units (Var_x mu_u(x) > 0.01) of a run, "
+                                   "into RUN_DIR/evaluation.json too. A Gaussian decoder's "
+                                   "numbers are marked as densities; on dequantized data they "
+                                   "also come in bits per dimension; for a learned sigma_x, "
+                                   "the share of test pixels at its floor is given.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--samples", type=positive_int, default=5000,
                    help="importance samples K per image (default: 5000, the standard)")
@@ -315,7 +383,7 @@ def cmd_sample(args):
     from .plots import plot_samples
 
     model, _ = _open(args)
-    out = _out_file(args, "samples.png")
+    out = _out_file(args, "draws.png" if args.draws else "samples.png")
     _save(plot_samples(model, args.n, np.random.default_rng(args.seed), draws=args.draws), out)
     if args.save_npy:
         # the same z as the figure: the same seed, and generate draws z first
@@ -335,6 +403,21 @@ def cmd_reconstruct(args):
     out = _out_file(args, "reconstructions.png")
     x = _images_from(args.input, model) if args.input else _test_set(config, args)[0]
     _save(plot_reconstructions(model, x, n=min(args.n, len(x))), out)
+    return 0
+
+
+def cmd_sigma_x(args):
+    from ..evaluate import learns_sigma_x
+    from .plots import plot_sigma_x
+
+    model, config = _open(args)
+    if not learns_sigma_x(model):
+        raise ValueError(f"sigma-x needs a run whose decoder learns sigma_x "
+                         f"({', '.join(LEARNED_SIGMA_X)}); this run's likelihood is "
+                         f"{config['likelihood']}")
+    out = _out_file(args, "sigma_x.png")
+    x = _images_from(args.input, model) if args.input else _test_set(config, args)[0]
+    _save(plot_sigma_x(model, x, n=min(args.n, len(x))), out)
     return 0
 
 
@@ -440,11 +523,14 @@ def add_figure_parsers(sub):
     def data_dir(p):
         p.add_argument("--data-dir", help="where the run's dataset is (if not where it was)")
 
-    p = command("sample", cmd_sample, "generate images: z ~ N(0, I), then the decoder",
-                "samples.png")
+    p = command("sample", cmd_sample, "generate images: z ~ N(0, I), then the decoder; by "
+                "default its means mu_x(z), with --draws draws x ~ P(x|z)",
+                "samples.png, or draws.png with --draws")
     p.add_argument("--n", type=positive_int, default=100, help="how many (default: 100)")
     p.add_argument("--draws", action="store_true",
-                   help="show draws x ~ P(x|z) instead of the decoder means")
+                   help="show draws x ~ P(x|z) instead of the decoder means: x ~ N(mu_x, "
+                        "sigma_x^2) for a Gaussian decoder (clipped to [0, 1] for display), "
+                        "x ~ Bernoulli(mu_x), 0 or 1, for Bernoulli")
     p.add_argument("--save-npy", action="store_true",
                    help="also write the arrays (z, mean[, sigma][, x]) as FILE-<name>.npy")
     p.add_argument("--seed", type=int, default=0)
@@ -452,6 +538,12 @@ def add_figure_parsers(sub):
     p = command("reconstruct", cmd_reconstruct, "test images and their reconstructions",
                 "reconstructions.png")
     p.add_argument("--n", type=positive_int, default=16, help="how many images (default: 16)")
+    p.add_argument("--input", metavar="FILE.npy", help="images to use instead of the test set")
+    data_dir(p)
+
+    p = command("sigma-x", cmd_sigma_x, "test images, their means mu_x and their sigma_x "
+                "pixel by pixel (a decoder that learns sigma_x only)", "sigma_x.png")
+    p.add_argument("--n", type=positive_int, default=8, help="how many images (default: 8)")
     p.add_argument("--input", metavar="FILE.npy", help="images to use instead of the test set")
     data_dir(p)
 

@@ -15,11 +15,12 @@ import os
 
 import matplotlib
 import numpy as np
-from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .. import inference, validate
+from ..evaluate import learns_sigma_x
 from ..files import atomic_write
 
 GAP = 2                   # image pixels of white between the cells of a grid
@@ -27,6 +28,7 @@ INCHES_PER_PIXEL = 0.02   # 2 screen pixels per image pixel at 100 dpi ...
 MAX_IMAGE_INCHES = 8.0    # ... unless the grid would be wider or taller than this
 MIN_WIDTH = 4.0           # room for a title
 GREY = matplotlib.colormaps["gray"].with_extremes(bad="white")   # empty cells are white
+SIGMA_COLOURS = matplotlib.colormaps["viridis"].with_extremes(bad="white")
 
 
 # ---------------------------------------------------------------- grids of images
@@ -73,7 +75,8 @@ def plot_samples(model, n, rng, draws=False, image_shape=None):
     n : int >= 1
     rng : numpy.random.Generator
     draws : bool
-        Show draws x ~ P(x|z) instead of the decoder means.
+        Show draws x ~ P(x|z) instead of the decoder means: x ~ N(mu_x, sigma_x^2) for a
+        Gaussian decoder, x ~ Bernoulli(mu_x) (0 or 1) for Bernoulli.
     image_shape : tuple (h, w), optional
         (28, 28) for D = 784; a square image otherwise.
 
@@ -83,8 +86,10 @@ def plot_samples(model, n, rng, draws=False, image_shape=None):
     """
     out = inference.generate(model, n, rng, draws=draws)
     likelihood = model.config["likelihood"]
-    if draws:
-        what = f"Draws $x \\sim P(x|z)$ ({likelihood})"
+    if draws and likelihood == "bernoulli":
+        what = "Draws $x \\sim$ Bernoulli$(\\mu_x(z))$"
+    elif draws:
+        what = f"Draws $x \\sim N(\\mu_x(z), \\sigma_x^2)$ ({likelihood})"
     else:
         what = "Decoder means $\\mu_x(z)$"
     title = f"{what} for {n} samples $z \\sim N(0, I)$"
@@ -127,6 +132,61 @@ def plot_reconstructions(model, x, n=8, image_shape=None):
     _hide_frame(ax)
     ax.set_yticks(row_centres, labels)
     ax.set_title("Reconstructions: decoder mean at $z = \\mu(x)$, the mean of $q(z|x)$")
+    return fig
+
+
+def plot_sigma_x(model, x, n=8, image_shape=None):
+    """Images, their reconstruction means mu_x and the decoder's sigma_x, pixel by pixel.
+
+    Three rows: the images; the decoder mean mu_x at z = mu(x); and sigma_x at the same z in
+    colour, on a logarithmic colour bar in the units of sigma_x (a grey level runs from 0 to
+    1) whose bottom is the floor. It shows what the decoder learned to be unsure of. Pixels
+    in the darkest colour sit at the floor, where the likelihood rewards them most
+    (docs/data.md).
+
+    Parameters
+    ----------
+    model : numpyvae.VAE whose decoder learns sigma_x ("gaussian" or "gaussian-shared")
+    x : array_like, shape (N, D)
+        The first min(n, N) images are shown.
+    n : int >= 1
+    image_shape : tuple (h, w), optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not learns_sigma_x(model):
+        raise ValueError(f"plot_sigma_x needs a decoder that learns sigma_x (gaussian or "
+                         f"gaussian-shared); this model's likelihood is "
+                         f"{model.config['likelihood']!r}")
+    n = validate.positive_int("n", n)
+    x = inference.check_images(model, x)[:n]
+    shape = _image_shape(model, image_shape)
+    mu, _ = inference.latent_factors(model, x)
+    decoded = model.decode(mu)
+    images = _mosaic(_as_images(x, shape, "x"), len(x), GAP)[0]
+    means = _mosaic(_as_images(decoded["mean"], shape), len(x), GAP)[0]
+    sigma = np.asarray(decoded["sigma"], dtype=np.float64).reshape(len(x), *shape)
+    floor = model.config["sigma_x_floor"]
+
+    fig = Figure(figsize=_figsize((3 * images.shape[0] + 2 * GAP, images.shape[1]), 2.25, 1.0),
+                 layout="constrained")
+    axes = fig.subplots(3, 1)
+    _show(axes[0], images)
+    _show(axes[1], means)
+    norm = LogNorm(vmin=min(floor, sigma.min()), vmax=max(sigma.max(), 1.5 * floor))
+    drawn = axes[2].imshow(np.ma.masked_invalid(_mosaic(sigma, len(x), GAP)[0]),
+                           cmap=SIGMA_COLOURS, norm=norm, origin="upper",
+                           interpolation="nearest")
+    for ax, label in zip(axes, ("image", "mean $\\mu_x$", "$\\sigma_x$")):
+        _hide_frame(ax)
+        ax.set_ylabel(label)
+    bar = fig.colorbar(drawn, ax=axes)
+    bar.set_label(f"$\\sigma_x$, log scale from the floor {floor:g}")
+    shared = " (one sigma_x for every pixel)" if model.likelihood.sigma_kind == "shared" else ""
+    axes[0].set_title(f"What the decoder is unsure of: $\\mu_x$ and $\\sigma_x$ at "
+                      f"$z = \\mu(x)${shared}")
     return fig
 
 
@@ -262,22 +322,27 @@ def plot_scatter(model, x, labels, class_names=None):
 
 # ---------------------------------------------------------------- learning curves
 
-CURVE_KEYS = ("train_loss", "test_loss", "train_recon", "test_recon", "train_kl", "test_kl")
+CURVE_KEYS = ("train_loss", "test_loss", "train_recon", "test_recon", "train_kl", "test_kl",
+              "train_iwae_loss", "test_iwae_loss")
 
 
 def plot_curves(metrics):
     """Learning curves: the negative ELBO and its two parts, reconstruction and KL, per epoch.
 
     Three panels side by side, each with its own scale: the KL term is often ten times
-    smaller than the reconstruction term, and flat in a plot shared with it.
+    smaller than the reconstruction term, and flat in a plot shared with it. For a run on the
+    importance-weighted bound, the first panel also shows -L_k, dashed, beside the negative
+    ELBO: the bound is the tighter, so its curves lie below.
 
     Parameters
     ----------
     metrics : list of dict
         One dict per epoch, as :func:`read_metrics` returns, with "epoch" and any of
-        train_loss, test_loss, train_recon, test_recon, train_kl, test_kl in nats per
-        example. A value that is missing, None or NaN is left out of its curve (such as the
-        test values of an epoch without evaluation).
+        train_loss, test_loss, train_recon, test_recon, train_kl, test_kl, and for an
+        importance-weighted run train_iwae_loss and test_iwae_loss (with its k under
+        "iwae_samples"), in nats per example. A value that is missing, None or NaN is left
+        out of its curve (such as the test values of an epoch without evaluation). Records
+        whose "loss_unit" says "-log density" (a Gaussian decoder) are titled so.
 
     Returns
     -------
@@ -285,30 +350,43 @@ def plot_curves(metrics):
     """
     records = _check_metrics(metrics)
     fig = Figure(figsize=(14.0, 4.5), layout="constrained")
+    k = next((r["iwae_samples"] for r in records
+              if isinstance(r.get("iwae_samples"), int) and r["iwae_samples"] > 0), "k")
+    bound = f"$-\\mathcal{{L}}_{{{k}}}$"
+    iwae = any(_is_number(r.get(key)) for r in records
+               for key in ("train_iwae_loss", "test_iwae_loss"))
     panels = zip(fig.subplots(1, 3), ("loss", "recon", "kl"), (
-        "Negative ELBO",
+        f"Negative ELBO and negative IWAE bound {bound}" if iwae else "Negative ELBO",
         "Reconstruction: $E_q[-\\log P(x|z)]$",
         "KL$(q(z|x)\\,\\|\\,p(z))$"))
     drawn = 0
     for ax, part, title in panels:
-        drawn += _draw_curves(ax, records, [(f"train_{part}", "train", "C0"),
-                                            (f"test_{part}", "test", "C1")])
+        series = [(f"train_{part}", "train", "C0"), (f"test_{part}", "test", "C1")]
+        if part == "loss" and iwae:
+            series = [("train_loss", "train -ELBO", "C0"), ("test_loss", "test -ELBO", "C1"),
+                      ("train_iwae_loss", f"train {bound}", "C0", "--"),
+                      ("test_iwae_loss", f"test {bound}", "C1", "--")]
+        drawn += _draw_curves(ax, records, series)
         ax.set_title(title)
     if drawn == 0:
         raise ValueError(f"metrics has no values to plot: none of its records has a number "
                          f"under any of {list(CURVE_KEYS)}")
-    fig.suptitle("Learning curves, in nats per example")
+    density = any(str(r.get("loss_unit", "")).endswith("-log density") for r in records)
+    fig.suptitle("Learning curves, in nats per example"
+                 + (" (-log densities: a Gaussian decoder)" if density else ""))
     return fig
 
 
 def _draw_curves(ax, records, series):
-    """Draw each (key, label, colour) that has values; return how many were drawn."""
+    """Draw each (key, label, colour[, line style]) that has values; return how many were
+    drawn."""
     drawn = 0
-    for key, label, colour in series:
+    for key, label, colour, *style in series:
         epochs = [r["epoch"] for r in records if _is_number(r.get(key))]
         values = [r[key] for r in records if _is_number(r.get(key))]
         if values:
-            ax.plot(epochs, values, color=colour, marker="o", markersize=3, label=label)
+            ax.plot(epochs, values, color=colour, marker="o", markersize=3, label=label,
+                    linestyle=style[0] if style else "-")
             drawn += 1
     if drawn:
         ax.legend()

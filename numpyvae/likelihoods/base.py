@@ -11,7 +11,15 @@ from ..engine import threads
 
 
 class Likelihood:
-    """Base class of the likelihoods: ``nll`` and ``nll_backward`` over a batch."""
+    """Base class of the likelihoods: ``nll`` and ``nll_backward`` over a batch.
+
+    ``heads`` names the decoder's dense heads the likelihood reads; ``parameters`` maps the
+    names of its own parameters, shared by every example (gaussian-shared's sigma_x), to
+    their shapes.
+    """
+
+    heads = ()
+    parameters = {}
 
     def nll(self, x, decoded):
         """-log P(x|z) of each sample and example, shape (..., B)."""

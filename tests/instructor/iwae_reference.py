@@ -1,4 +1,5 @@
-"""The importance-weighted bound written out again, for the hidden tests of task 'iwae-bound'.
+"""The importance-weighted bound written out again, for the hidden tests of task 'iwae-bound'
+(and, at the end of the file, its gradient, for those of task 'iwae-gradient').
 
 Written from section 11 of docs/derivation.md, not from numpyvae/evaluate.py: loops over the
 samples, examples and dimensions, with math.* for every log and exp. Where the package's task
@@ -84,3 +85,84 @@ def log_mean_exp_along(w, axis):
 def importance_weighted(model, x, v):
     """The estimate of eq. (36) for each example with the S samples of v (S, B, K): shape (B,)."""
     return log_mean_exp_along(log_weights(model, x, v), axis=0)
+
+
+# ---------------------------------------------------------------- task 'iwae-gradient'
+#
+# The gradient of the bound, written out again from section 11.1 for the hidden tests of task
+# 'iwae-gradient', not from numpyvae/iwae.py. Here too the long way round: the normalized
+# weights from 50-digit exps, with no largest term factored out; the derivative of the bound
+# as a central difference of the decimal log-mean-exp above, in 60-digit arithmetic (so it is
+# the derivative of eq. (49) itself, not eq. (51) restated); and log q(z|x)'s share of
+# dL/dsigma from the density of z, with its four terms, as section 11.1 first writes it.
+
+
+def normalized_weights(log_w):
+    """w~[s][b] = exp(log w[s][b]) / sum_s' exp(log w[s'][b]), eq. (50), shape (S, B).
+
+    Each exp in 50-digit decimal arithmetic, which neither overflows nor underflows at these
+    sizes."""
+    log_w = np.asarray(log_w, dtype=np.float64)
+    S, B = log_w.shape
+    out = np.empty((S, B))
+    with localcontext() as context:
+        context.prec = 50
+        for b in range(B):
+            weights = [Decimal(float(log_w[s, b])).exp() for s in range(S)]
+            total = sum(weights)
+            for s in range(S):
+                out[s, b] = float(weights[s] / total)
+    return out
+
+
+def _decimal_log_mean_exp(values):
+    """log (1/n) sum_i exp(values_i) of Decimals, in the current context."""
+    return (sum(t.exp() for t in values) / len(values)).ln()
+
+
+def bound_backward(dbound, log_w):
+    """dL/dlog w[s][b] = dbound[b] * d log (1/S) sum_s' w[s'][b] / d log w[s][b], shape (S, B):
+    eq. (49) differentiated numerically, by central differences of step 1e-25 in 60-digit
+    arithmetic (the error of the difference is about 1e-50, that of the rounding 1e-35)."""
+    log_w = np.asarray(log_w, dtype=np.float64)
+    S, B = log_w.shape
+    out = np.empty((S, B))
+    with localcontext() as context:
+        context.prec = 60
+        h = Decimal("1e-25")
+        for b in range(B):
+            column = [Decimal(float(log_w[s, b])) for s in range(S)]
+            for s in range(S):
+                up = column[:s] + [column[s] + h] + column[s + 1:]
+                down = column[:s] + [column[s] - h] + column[s + 1:]
+                slope = (_decimal_log_mean_exp(up) - _decimal_log_mean_exp(down)) / (2 * h)
+                out[s, b] = float(dbound[b]) * float(slope)
+    return out
+
+
+def log_weights_backward(dlog_w, mu, sigma, z):
+    """dL/dlog P(x|z), dL/dz through log p(z), dL/dsigma through log q(z|x), with loops.
+
+    log p(z) = sum_k log N(z_k; 0, 1), whose partial in z_k is -(z_k - 0) / 1^2. log q(z|x) =
+    sum_k log N(z_k; mu_k, sigma_k^2), the density of z, and z = mu + sigma v moves with sigma
+    (dz_k/dsigma_k = v_k = (z_k - mu_k) / sigma_k): its total derivative in sigma_k is the
+    partial in sigma_k, -1/sigma_k + (z_k - mu_k)^2 / sigma_k^3, plus the partial in z_k,
+    -(z_k - mu_k) / sigma_k^2, times v_k. log q enters log w with a minus sign.
+    Shapes: dlog_w (S, B), mu and sigma (B, K), z (S, B, K).
+    """
+    S, B, K = np.shape(z)
+    dlog_px = np.empty((S, B))
+    dz = np.empty((S, B, K))
+    dsigma = np.zeros((B, K))
+    for s in range(S):
+        for b in range(B):
+            g = float(dlog_w[s, b])
+            dlog_px[s, b] = g * 1.0                                 # log w = log P + ...
+            for k in range(K):
+                zk, m, sd = float(z[s, b, k]), float(mu[b, k]), float(sigma[b, k])
+                dz[s, b, k] = g * (-(zk - 0.0) / 1.0 ** 2)           # d log N(z; 0, 1) / dz
+                v = (zk - m) / sd
+                partial_sigma = -1.0 / sd + (zk - m) ** 2 / sd ** 3
+                partial_z = -(zk - m) / sd ** 2
+                dsigma[b, k] += g * -(partial_sigma + partial_z * v)
+    return dlog_px, dz, dsigma

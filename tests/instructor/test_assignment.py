@@ -585,9 +585,10 @@ def test_fresh_student_copy_failures_name_the_task_and_what_to_reread(fresh):
             assert "results/trained-model" in test["message"], test["message"]
 
 
-@pytest.mark.parametrize("tasks", [["dense-backward"], ["iwae-bound"],
-                                   list(assignment_tasks.GROUPS["model"])],
-                         ids=["dense-backward", "iwae-bound", "model-and-integration"])
+@pytest.mark.parametrize("tasks", [["dense-backward"], ["iwae-bound"], ["iwae-gradient"],
+                                   ["gaussian-shared"], list(assignment_tasks.GROUPS["model"])],
+                         ids=["dense-backward", "iwae-bound", "iwae-gradient", "gaussian-shared",
+                              "model-and-integration"])
 def test_restoring_tasks_scores_exactly_their_points(kit, reference, tmp_path, tasks):
     copy = tmp_path / "copy"
     shutil.copytree(kit.student, copy)

@@ -68,6 +68,12 @@ variance = sigma ** 2
 dmean = dnll * (mean - x) / variance
 dsigma = dnll * (1.0 / sigma - (x - mean) ** 2 / (variance * sigma))
 """,
+    ("numpyvae/likelihoods/gaussian.py", "gaussian_shared_nll_backward"): """
+variance = sigma ** 2
+dmean = dnll * (mean - x) / variance
+per_pixel = dnll * (1.0 / sigma - (x - mean) ** 2 / (variance * sigma))
+dsigma = np.array([per_pixel.sum()], dtype=sigma.dtype)
+""",
     ("numpyvae/optim/sgd.py", "sgd_update"): """
 u[:] = momentum * u + g
 theta[:] = theta - lr * u
@@ -95,5 +101,18 @@ half_log_2pi = 0.5 * np.log(2.0 * np.pi)
 log_prior = np.sum(-half_log_2pi - z * z / 2.0, axis=2)
 log_posterior = np.sum(-half_log_2pi - np.log(sigma)[np.newaxis] - v * v / 2.0, axis=2)
 log_w = log_px_given_z - log_posterior + log_prior
+""",
+    ("numpyvae/iwae.py", "iwae_bound_forward"): """
+largest = np.max(log_w, axis=0, keepdims=True)
+unnormalized = np.exp(log_w - largest)
+w_tilde = unnormalized / np.sum(unnormalized, axis=0, keepdims=True)
+""",
+    ("numpyvae/iwae.py", "iwae_bound_backward"): """
+return w_tilde * dbound[np.newaxis, :]
+""",
+    ("numpyvae/iwae.py", "log_weights_backward"): """
+dlog_px = dlog_w.copy()
+dz = -z * dlog_w[:, :, np.newaxis]
+dsigma = np.sum(dlog_w, axis=0)[:, np.newaxis] * (1.0 / sigma)
 """,
 }
