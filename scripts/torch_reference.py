@@ -18,8 +18,16 @@ The network is numpyvae's, for any configuration it trains:
   the Gaussian mean is mu_x = g(dec.mean) with g the mean activation (sigmoid by default), and
   -log P(x|z) is eq. (19), sum_d [1/2 log 2 pi + log sigma_x + (x - mu_x)^2 / (2 sigma_x^2)];
 - the loss of an example as numpyvae's eq. (2), recon = 1/r sum_j -log P(x|z_j), plus
-  KL(q(z|x) || N(0, I)); each step is Adam on the sum over the batch, batches shuffled each
-  epoch;
+  KL(q(z|x) || N(0, I)); or, with ``--objective iwae``, the negative importance-weighted bound
+  of Burda et al. (2016) with k = r samples,
+
+      -L_k(x) = -logsumexp_j log w_j + log k,   log w_j = log P(x|z_j) + log p(z_j) - log q(z_j|x),
+
+  the log-weights of :meth:`TorchVAETrainer.log_weights`, with PyTorch's own Normal densities,
+  differentiated by autograd (numpyvae's eq. (49), whose gradient numpyvae writes by hand);
+- each step is Adam on the sum over the batch (``--reduction mean``: on the batch mean, as
+  numpyvae steps, which matters with a large Adam eps such as Burda's 1e-4), batches shuffled
+  each epoch;
 - PyTorch's default nn.Linear initialization, W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
   the distribution numpyvae draws from.
 
@@ -34,7 +42,15 @@ checked by numpyvae's readers; no torchvision. The model sees grey levels pixel 
 ``--dequantize`` x = (pixel + u) / 256, u ~ U(0, 1): a fresh draw for every training batch,
 and for the test set the one fixed draw that numpyvae's
 ``load_dataset(name, dequantize=True, seed=seed)`` makes, so that both libraries are measured
-on the same test points.
+on the same test points. With ``--binarize dynamic`` (Burda et al.'s stochastic binarization)
+every training batch is a fresh draw x_b ~ Bernoulli(x) of its grey levels, and the test set is
+binarized once from the seed, numpyvae's ``binarize_static(test_x, seed)`` as
+``numpyvae train --binarize dynamic`` does it.
+
+The learning rate is fixed (``--lr``), or with ``--stages 0..N`` follows the first N + 1 stages
+of Burda et al.'s schedule: 3^i epochs at 0.001 * 10^(-i/7) for i = 0..N, as
+scripts/reproduce_iwae.py runs numpyvae; Adam keeps its moments from one stage to the next.
+``--adam-eps`` sets Adam's eps (PyTorch's 1e-8 by default; Burda et al. use 1e-4).
 
 At the end it reports, and writes with ``--json``:
 
@@ -45,11 +61,14 @@ At the end it reports, and writes with ``--json``:
   eqs. (36)-(39), as ``numpyvae evaluate --samples K --limit N``), in nats and bits per
   dimension;
 - the share of test pixels whose learned sigma_x sits at its floor, sigma_x < floor (1 + 1e-3),
-  at z = mu(x).
+  at z = mu(x);
+- the active latent units on the same N test images: unit u is active when the variance over
+  the images of its mean mu_u(x) exceeds 0.01 (Burda et al., section 5.2; numpyvae's
+  ``active_units``).
 
 The report's keys are those of numpyvae's metrics.jsonl and evaluation.json (test_loss,
-test_bpd, test_nll_iw, test_nll_iw_bpd, test_sigma_x_at_floor, ...), so that the two can be
-set side by side.
+test_bpd, test_nll_iw, test_nll_iw_bpd, test_sigma_x_at_floor, active_units, unit_variances,
+...), so that the two can be set side by side.
 
 PyTorch is never a dependency of numpyvae: it is imported only here, and only when it is
 installed (``available()`` says whether it is). This script needs numpyvae for the data, the
@@ -69,6 +88,12 @@ Run on full MNIST, or Fashion-MNIST with a Gaussian decoder::
     python scripts/torch_reference.py --hidden 500 500 --activation tanh --batch-size 100
     python scripts/torch_reference.py --dataset fashion-mnist --likelihood gaussian-shared \\
         --dequantize --seed 0 --json torch-shared-0.json
+
+Burda et al.'s Table 1 (IWAE, k = 5), beside ``scripts/reproduce_iwae.py --stages 0..3``::
+
+    python scripts/torch_reference.py --objective iwae --samples 5 --hidden 200 200 \\
+        --z-dim 50 --activation tanh --batch-size 20 --binarize dynamic --adam-eps 1e-4 \\
+        --reduction mean --stages 0..3 --iw-samples 5000 --iw-limit 10000 --json iwae-k5.json
 """
 import argparse
 import dataclasses
@@ -83,8 +108,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from numpyvae.datasets import (FASHION_MNIST, MNIST, DatasetError, dequantize, dequantize_static,
-                               grey_levels, pixels_from_grey)
+from numpyvae.datasets import (FASHION_MNIST, MNIST, DatasetError, binarize_dynamic,
+                               binarize_static, dequantize, dequantize_static, grey_levels,
+                               pixels_from_grey)
 from numpyvae.datasets.mnist import load_idx_dataset
 from numpyvae.likelihoods import DEFAULT_SIGMA_X
 from numpyvae.vae import VAE
@@ -107,10 +133,25 @@ DEFAULT_MEAN_ACTIVATION = "sigmoid"
 DEFAULT_SIGMA_X_FLOOR = 1e-2
 # A learned sigma_x counts as at its floor below floor * (1 + FLOOR_TOLERANCE), as in numpyvae.
 FLOOR_TOLERANCE = 1e-3
+# The training objectives: the negative ELBO, eq. (2), or the negative IWAE bound -L_k.
+OBJECTIVES = ("elbo", "iwae")
+# How the training images are binarized: not at all, or a fresh Bernoulli draw of each batch.
+BINARIZATIONS = ("none", "dynamic")
+# What a step differentiates: the sum of the batch's losses (pytorch/examples) or their mean
+# (numpyvae).
+REDUCTIONS = ("sum", "mean")
 DEFAULTS = {"hidden": (400,), "z_dim": 20, "activation": "relu", "likelihood": "bernoulli",
             "mean_activation": None, "sigma_x": None, "sigma_x_floor": None,
-            "dequantize": False, "samples": 1, "batch_size": 128, "lr": 1e-3, "seed": 0}
+            "dequantize": False, "binarize": "none", "objective": "elbo", "samples": 1,
+            "batch_size": 128, "reduction": "sum", "lr": 1e-3, "adam_eps": 1e-8, "seed": 0}
 DATASETS = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST}
+# A latent unit is active when the variance over the test images of its mean mu_u(x) exceeds
+# this (Burda et al., 2016, section 5.2; numpyvae's ACTIVE_UNIT_THRESHOLD).
+ACTIVE_UNIT_THRESHOLD = 0.01
+# Burda et al.'s schedule: stage i = 0..7 has 3^i epochs at the learning rate
+# 0.001 * 10^(-i/7), 3280 epochs in all.
+SCHEDULE_STAGES = 8
+SCHEDULE_FIRST_LR = 1e-3
 
 
 def available():
@@ -199,6 +240,45 @@ def bits_per_dimension(nats, x_dim=X_DIM):
     return (float(nats) + x_dim * math.log(256)) / (x_dim * math.log(2))
 
 
+# ---------------------------------------------------------------- the schedule
+
+def stage_lr(stage):
+    """The learning rate of stage i of Burda et al.'s schedule, 0.001 * 10^(-i/7)."""
+    stage = _check_stage(stage)
+    return SCHEDULE_FIRST_LR * 10 ** (-stage / 7)
+
+
+def epochs_after(stage):
+    """The epochs of stages 0..i of Burda et al.'s schedule together, 3^0 + ... + 3^i."""
+    stage = _check_stage(stage)
+    return sum(3 ** i for i in range(stage + 1))
+
+
+def schedule(last_stage):
+    """Stages 0..``last_stage`` of Burda et al.'s schedule, one entry per epoch.
+
+    Parameters
+    ----------
+    last_stage : int, 0..7
+        N of ``--stages 0..N``.
+
+    Returns
+    -------
+    list of (stage, lr), of length :func:`epochs_after` (last_stage): stage i repeated 3^i
+    times with its learning rate :func:`stage_lr` (i).
+    """
+    last_stage = _check_stage(last_stage, "last_stage")
+    return [(i, stage_lr(i)) for i in range(last_stage + 1) for _ in range(3 ** i)]
+
+
+def _check_stage(stage, name="stage"):
+    if isinstance(stage, (bool, np.bool_)) or not isinstance(stage, numbers.Integral) \
+            or not 0 <= stage < SCHEDULE_STAGES:
+        raise ValueError(f"{name} must be a stage of Burda et al.'s schedule, an integer from 0 "
+                         f"to {SCHEDULE_STAGES - 1}; got {stage!r}")
+    return int(stage)
+
+
 # ---------------------------------------------------------------- checks (no torch needed)
 
 def _check_int(name, value, minimum=1):
@@ -270,7 +350,9 @@ def check_config(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"],
                  mean_activation=DEFAULTS["mean_activation"], sigma_x=DEFAULTS["sigma_x"],
                  sigma_x_floor=DEFAULTS["sigma_x_floor"], dequantize=DEFAULTS["dequantize"],
                  samples=DEFAULTS["samples"], batch_size=DEFAULTS["batch_size"],
-                 lr=DEFAULTS["lr"], seed=DEFAULTS["seed"]):
+                 lr=DEFAULTS["lr"], seed=DEFAULTS["seed"], *, binarize=DEFAULTS["binarize"],
+                 objective=DEFAULTS["objective"], reduction=DEFAULTS["reduction"],
+                 adam_eps=DEFAULTS["adam_eps"]):
     """A configuration of the network and its training, checked; needs no torch.
 
     Parameters
@@ -297,13 +379,24 @@ def check_config(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"],
         Train on a fresh dequantization x = (pixel + u) / 256 of every batch; the training
         images are then uint8 pixels, or grey levels pixel / 255. Gaussian likelihoods only.
     samples : int
-        r, the noise draws per example in training.
+        r, the noise draws per example in training; k of the bound with ``objective="iwae"``.
     batch_size : int
         Examples per step; the last batch of an epoch may be smaller (as DataLoader does).
     lr : float
-        Adam's learning rate.
+        Adam's learning rate (the first; a schedule changes it with :meth:`set_lr`).
     seed : int
         Seeds the initialization, the shuffling and the noise.
+    binarize : {"none", "dynamic"}
+        "dynamic": train on a fresh draw x_b ~ Bernoulli(x) of every batch's grey levels.
+        Not with ``dequantize``.
+    objective : {"elbo", "iwae"}
+        The loss of a step: the negative ELBO, eq. (2), or the negative importance-weighted
+        bound -L_k with k = ``samples``.
+    reduction : {"sum", "mean"}
+        A step differentiates the sum of the batch's losses (the pytorch/examples VAE), or
+        their mean (numpyvae). Adam is blind to the scale except through its eps.
+    adam_eps : float
+        Adam's eps; 1e-8 is PyTorch's and numpyvae's default, Burda et al. use 1e-4.
 
     Returns
     -------
@@ -329,11 +422,19 @@ def check_config(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"],
     if dequantize and LIKELIHOODS[likelihood].sigma_x is None:
         raise ValueError(f"dequantize makes continuous data for a Gaussian decoder; got "
                          f"dequantize=True with likelihood {likelihood!r}")
+    binarize = _check_choice("binarize", binarize, BINARIZATIONS)
+    if dequantize and binarize != "none":
+        raise ValueError(f"dequantize and binarize={binarize!r} exclude each other: binary "
+                         f"pixels have no grey levels to spread over their cells")
     config.update({
         "dequantize": bool(dequantize),
+        "binarize": binarize,
+        "objective": _check_choice("objective", objective, OBJECTIVES),
         "samples": _check_int("samples", samples),
         "batch_size": _check_int("batch_size", batch_size),
+        "reduction": _check_choice("reduction", reduction, REDUCTIONS),
         "lr": _check_positive_float("lr", lr),
+        "adam_eps": _check_positive_float("adam_eps", adam_eps),
         "seed": _check_int("seed", seed, minimum=0),
     })
     return config
@@ -454,7 +555,23 @@ def dequantized_test_set(test_pixels, seed):
     return dequantize_static(test_pixels, test_seed)
 
 
-def load_images(dataset, data_dir, dequantize=False, seed=0):
+def binarized_test_set(test_x, seed):
+    """The one fixed binarization of the test set that ``numpyvae train --binarize dynamic``
+    measures on: numpyvae's ``binarize_static(test_x, seed)`` of the grey levels.
+
+    Parameters
+    ----------
+    test_x : ndarray of float32, shape (N, 784), grey levels pixel / 255
+    seed : int >= 0
+
+    Returns
+    -------
+    ndarray of float32, shape (N, 784), of 0.0 and 1.0
+    """
+    return binarize_static(test_x, _check_int("seed", seed, minimum=0))
+
+
+def load_images(dataset, data_dir, dequantize=False, seed=0, binarize="none"):
     """Training and test images of ``dataset`` from the four IDX files of a folder.
 
     Parameters
@@ -467,7 +584,10 @@ def load_images(dataset, data_dir, dequantize=False, seed=0):
         For a trainer that dequantizes: the training pixels as they are, and the test set
         dequantized once, as :func:`dequantized_test_set`. Else grey levels pixel / 255.
     seed : int >= 0
-        The seed of the test set's dequantization.
+        The seed of the test set's dequantization or binarization.
+    binarize : {"none", "dynamic"}
+        "dynamic": the training grey levels as they are (the trainer binarizes each batch),
+        and the test set binarized once, as :func:`binarized_test_set`.
 
     Returns
     -------
@@ -476,6 +596,9 @@ def load_images(dataset, data_dir, dequantize=False, seed=0):
     test_x : ndarray of float32, shape (N_test, 784)
     """
     _check_choice("dataset", dataset, DATASETS)
+    _check_choice("binarize", binarize, BINARIZATIONS)
+    if dequantize and binarize != "none":
+        raise ValueError(f"dequantize and binarize={binarize!r} exclude each other")
     # numpyvae looks for Fashion-MNIST in a subfolder of its data folder; here the folder
     # holding the files is given, so the subfolder is cleared.
     source = dataclasses.replace(DATASETS[dataset], subfolder="")
@@ -484,6 +607,8 @@ def load_images(dataset, data_dir, dequantize=False, seed=0):
                    for images in (arrays["train_images"], arrays["test_images"]))
     if dequantize:
         return train, dequantized_test_set(test, seed)
+    if binarize == "dynamic":
+        return grey_levels(train), binarized_test_set(grey_levels(test), seed)
     return grey_levels(train), grey_levels(test)
 
 
@@ -518,7 +643,7 @@ class TorchVAETrainer:
     Parameters
     ----------
     hidden, z_dim, lr, batch_size, seed, activation, samples, likelihood, mean_activation,
-    sigma_x, sigma_x_floor, dequantize
+    sigma_x, sigma_x_floor, dequantize, binarize, objective, reduction, adam_eps
         As in :func:`check_config`.
     threads : int or None
         ``torch.set_num_threads`` value (process-wide); None means 2, this machine's cores.
@@ -528,12 +653,16 @@ class TorchVAETrainer:
                  batch_size=DEFAULTS["batch_size"], seed=DEFAULTS["seed"], threads=None, *,
                  activation=DEFAULTS["activation"], samples=DEFAULTS["samples"],
                  likelihood=DEFAULTS["likelihood"], mean_activation=None, sigma_x=None,
-                 sigma_x_floor=None, dequantize=False):
+                 sigma_x_floor=None, dequantize=False, binarize=DEFAULTS["binarize"],
+                 objective=DEFAULTS["objective"], reduction=DEFAULTS["reduction"],
+                 adam_eps=DEFAULTS["adam_eps"]):
         self.config = check_config(hidden=hidden, z_dim=z_dim, activation=activation,
                                    likelihood=likelihood, mean_activation=mean_activation,
                                    sigma_x=sigma_x, sigma_x_floor=sigma_x_floor,
                                    dequantize=dequantize, samples=samples,
-                                   batch_size=batch_size, lr=lr, seed=seed)
+                                   batch_size=batch_size, lr=lr, seed=seed, binarize=binarize,
+                                   objective=objective, reduction=reduction,
+                                   adam_eps=adam_eps)
         self.hidden = self.config["hidden"]
         self.samples = self.config["samples"]
         self.batch_size = self.config["batch_size"]
@@ -553,11 +682,25 @@ class TorchVAETrainer:
         if self.likelihood.sigma_x == "shared":
             t = torch.from_numpy(initial_sigma_x_t(self.config))
             self.layers["dec_sigma_x"] = torch.nn.ParameterDict({"t": torch.nn.Parameter(t)})
-        self.optimizer = torch.optim.Adam(self.layers.parameters(), lr=self.config["lr"])
+        self.optimizer = torch.optim.Adam(self.layers.parameters(), lr=self.config["lr"],
+                                          eps=self.config["adam_eps"])
         self.train_rng = torch.Generator().manual_seed(seed + 1)  # shuffling and training noise
         self.eval_rng = torch.Generator().manual_seed(seed + 2)   # test noise
         self.iw_rng = torch.Generator().manual_seed(seed + 3)     # importance samples
         self.dequantize_rng = np.random.default_rng([seed, 5])    # u of the training batches
+        self.binarize_rng = np.random.default_rng([seed, 6])      # their binarizations
+
+    @property
+    def lr(self):
+        """Adam's learning rate now."""
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr):
+        """Set Adam's learning rate from the next step on, keeping its moments and step count
+        (as numpyvae's ``Run.resume(lr=...)`` does between the stages of a schedule)."""
+        lr = _check_positive_float("lr", lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def describe(self):
         """The configuration in one line, such as ``784-400-20 relu, bernoulli, r = 1, ...``."""
@@ -572,9 +715,14 @@ class TorchVAETrainer:
         if decoder:
             decoder += f", mean {c['mean_activation']})"
         data = ", dequantized" if c["dequantize"] else ""
+        data += ", binarized dynamically" if c["binarize"] == "dynamic" else ""
+        samples = (f"IWAE bound k = {c['samples']}" if c["objective"] == "iwae"
+                   else f"r = {c['samples']}")
+        mean = " (steps on the batch mean)" if c["reduction"] == "mean" else ""
+        eps = f", eps {c['adam_eps']:g}" if c["adam_eps"] != DEFAULTS["adam_eps"] else ""
         return (f"{network_name(c['hidden'], c['z_dim'])} {c['activation']}, "
-                f"{c['likelihood']}{decoder}{data}, r = {c['samples']}, "
-                f"batch {c['batch_size']}, Adam lr {c['lr']:g}")
+                f"{c['likelihood']}{decoder}{data}, {samples}, "
+                f"batch {c['batch_size']}{mean}, Adam lr {c['lr']:g}{eps}")
 
     def _trunk(self, prefix, h):
         """The hidden layers ``{prefix}_h1``, ``{prefix}_h2``, ..., each with the activation."""
@@ -637,20 +785,45 @@ class TorchVAETrainer:
         recon, kld, _ = self._terms(x, eps)
         return recon + kld
 
+    def negative_iwae_bound(self, x, eps):
+        """Sum over the batch of each example's negative importance-weighted bound -L_k.
+
+        -L_k(x) = -log (1/k) sum_j w_j = -logsumexp_j log w_j + log k, with the log-weights
+        of :meth:`log_weights` at z_j = mu + sigma eps_j (Burda et al., 2016;
+        numpyvae's eq. (49)). autograd gives the gradient, sum_j w~_j grad log w_j with w~ the
+        softmax of the log-weights over j. At k = 1 it is the negative ELBO with a one-sample
+        Monte Carlo KL, log q(z|x) - log p(z).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, 784), in [0, 1]
+        eps : torch.Tensor, shape (k, B, z_dim), standard normal noise
+
+        Returns
+        -------
+        loss : torch.Tensor of float64, scalar: sum_i -L_k(x_i)
+        """
+        log_w = self.log_weights(x, eps)                                  # (k, B)
+        bound = torch.logsumexp(log_w, dim=0) - math.log(eps.shape[0])    # L_k(x_i), (B,)
+        return -bound.sum()
+
     def batch_loss(self, x, rng, samples=None):
-        """Summed negative ELBO of a batch with ``samples`` noise draws per example.
+        """The summed loss of a batch, ``samples`` noise draws per example.
 
         Parameters
         ----------
         x : torch.Tensor, shape (B, 784), float32 in [0, 1]
         rng : torch.Generator for the noise
         samples : int or None
-            r; None means the trainer's.
+            r (k of the bound); None means the trainer's.
 
         Returns
         -------
-        loss : torch.Tensor, scalar, as :meth:`negative_elbo`
+        loss : torch.Tensor, scalar: :meth:`negative_elbo`, or :meth:`negative_iwae_bound`
+            for the objective "iwae"
         """
+        if self.config["objective"] == "iwae":
+            return self.negative_iwae_bound(x, self._noise(x, rng, samples))
         return self.negative_elbo(x, self._noise(x, rng, samples))
 
     def _noise(self, x, rng, samples=None):
@@ -680,7 +853,8 @@ class TorchVAETrainer:
         A generator: it trains ``batches_per_part`` batches (all of them for None) and yields,
         so that a benchmark can time the parts and run something else in between. Each yield
         gives the loss so far divided by N; after the last part it is the epoch's mean loss.
-        With ``dequantize`` every batch is a fresh x = (pixel + u) / 256 of its images.
+        With ``dequantize`` every batch is a fresh x = (pixel + u) / 256 of its images; with
+        ``binarize="dynamic"`` a fresh x_b ~ Bernoulli(x) of their grey levels.
         """
         if self.config["dequantize"]:
             x = _check_pixels("train_x", train_x)
@@ -698,11 +872,17 @@ class TorchVAETrainer:
                 rows = order[start:start + self.batch_size]
                 if self.config["dequantize"]:
                     batch = torch.from_numpy(dequantize(x[rows.numpy()], self.dequantize_rng))
+                elif self.config["binarize"] == "dynamic":
+                    batch = torch.from_numpy(binarize_dynamic(x[rows].numpy(),
+                                                              self.binarize_rng))
                 else:
                     batch = x[rows]
                 self.optimizer.zero_grad(set_to_none=True)
                 loss = self.batch_loss(batch, self.train_rng)
-                loss.backward()  # on the sum, as the example does (Adam barely sees the scale)
+                if self.config["reduction"] == "mean":
+                    (loss / batch.shape[0]).backward()          # numpyvae's step
+                else:
+                    loss.backward()  # on the sum, as the example does (Adam barely sees the scale)
                 self.optimizer.step()
                 total += loss.item()
             yield total / n
@@ -766,6 +946,38 @@ class TorchVAETrainer:
                 decoded = self.decode(mu)
                 at_floor += int((decoded["sigma"] < limit).expand(decoded["mean"].shape).sum())
         return at_floor / x.numel()
+
+    def active_units(self, test_x, threshold=ACTIVE_UNIT_THRESHOLD, batch_size=1000):
+        """The latent units the model uses, counted as Burda et al. (2016, section 5.2) count them.
+
+        Unit u is active when Cov_x(E_q[z_u]) > ``threshold``: the variance over the images of
+        the encoder's mean mu_u(x), dividing by N, in float64, as numpyvae's
+        ``numpyvae.app.run.active_units``.
+
+        Parameters
+        ----------
+        test_x : ndarray, shape (N, 784), float32 in [0, 1], N >= 2
+        threshold : float
+            0.01, as in the paper.
+        batch_size : int
+
+        Returns
+        -------
+        count : int
+        variances : ndarray of float64, shape (z_dim,)
+        """
+        x = torch.from_numpy(_check_images("test_x", test_x))
+        if x.shape[0] < 2:
+            raise ValueError(f"test_x must hold at least 2 images to measure how mu(x) varies "
+                             f"over them; got {x.shape[0]}")
+        threshold = _check_positive_float("threshold", threshold)
+        batch_size = _check_int("batch_size", batch_size)
+        self.layers.eval()
+        with torch.inference_mode():
+            mu = torch.cat([self.encode(x[start:start + batch_size])[0]
+                            for start in range(0, x.shape[0], batch_size)])
+        variances = mu.numpy().astype(np.float64).var(axis=0)     # Var_x mu_u(x), per unit
+        return int(np.count_nonzero(variances > threshold)), variances
 
     def shared_sigma_x(self):
         """gaussian-shared's one sigma_x = floor + softplus(t), as a float (else None)."""
@@ -844,7 +1056,9 @@ def make_trainer(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"], lr=DEFAULTS
                  batch_size=DEFAULTS["batch_size"], seed=DEFAULTS["seed"], threads=None, *,
                  activation=DEFAULTS["activation"], samples=DEFAULTS["samples"],
                  likelihood=DEFAULTS["likelihood"], mean_activation=None, sigma_x=None,
-                 sigma_x_floor=None, dequantize=False):
+                 sigma_x_floor=None, dequantize=False, binarize=DEFAULTS["binarize"],
+                 objective=DEFAULTS["objective"], reduction=DEFAULTS["reduction"],
+                 adam_eps=DEFAULTS["adam_eps"]):
     """A :class:`TorchVAETrainer` for a configuration (see :func:`check_config`).
 
     Raises
@@ -857,7 +1071,9 @@ def make_trainer(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"], lr=DEFAULTS
     config = check_config(hidden=hidden, z_dim=z_dim, activation=activation,
                           likelihood=likelihood, mean_activation=mean_activation,
                           sigma_x=sigma_x, sigma_x_floor=sigma_x_floor, dequantize=dequantize,
-                          samples=samples, batch_size=batch_size, lr=lr, seed=seed)
+                          samples=samples, batch_size=batch_size, lr=lr, seed=seed,
+                          binarize=binarize, objective=objective, reduction=reduction,
+                          adam_eps=adam_eps)
     if threads is not None:
         _check_int("threads", threads)
     if not available():
@@ -900,14 +1116,30 @@ def _positive_float_flag(text):
     return value
 
 
+def _stages_flag(text):
+    """argparse type: "0..N", stages i = 0..N of Burda et al.'s schedule; returns N."""
+    first, dots, last = text.partition("..")
+    try:
+        first, last = int(first), int(last)
+    except ValueError:
+        first = last = None
+    if not dots or first != 0 or last is None or not 0 <= last < SCHEDULE_STAGES:
+        raise argparse.ArgumentTypeError(
+            f"expected 0..N with N from 0 to {SCHEDULE_STAGES - 1}, the stages i = 0..N of "
+            f"Burda et al.'s schedule from its start; got {text!r}")
+    return last
+
+
 DEFAULT_IW_SAMPLES = 5000   # numpyvae evaluate's
 DEFAULT_IW_LIMIT = 1000
+DEFAULT_EPOCHS = 10
 
 
 def build_parser():
     """The command line's flags: the configuration (defaults: the pytorch/examples VAE)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=_positive_int_flag, default=10)
+    p.add_argument("--epochs", type=_positive_int_flag,
+                   help=f"default {DEFAULT_EPOCHS}; not with --stages")
     p.add_argument("--dataset", choices=DATASETS, default="mnist")
     p.add_argument("--data-dir", help="the folder of the dataset's four IDX files, raw or .gz "
                                       "(default: ../shared/data/<dataset>)")
@@ -930,18 +1162,35 @@ def build_parser():
     p.add_argument("--dequantize", action="store_true",
                    help="x = (pixel + u) / 256, u ~ U(0, 1): fresh for each training batch, "
                         "fixed from the seed for the test set (numpyvae's)")
+    p.add_argument("--binarize", choices=BINARIZATIONS, default=DEFAULTS["binarize"],
+                   help="dynamic: a fresh x_b ~ Bernoulli(x) of each training batch, the test "
+                        "set binarized once from the seed (numpyvae's) (default: none)")
     p.add_argument("--z-dim", type=_positive_int_flag, default=DEFAULTS["z_dim"])
+    p.add_argument("--objective", choices=OBJECTIVES, default=DEFAULTS["objective"],
+                   help="the training loss: the negative ELBO, or the negative "
+                        "importance-weighted bound -L_k with k = --samples (default: elbo)")
     p.add_argument("--samples", type=_positive_int_flag, default=DEFAULTS["samples"],
-                   help="noise samples r per example (default: 1)")
+                   help="noise samples r per example, k of the bound with --objective iwae "
+                        "(default: 1)")
     p.add_argument("--batch-size", type=_positive_int_flag, default=DEFAULTS["batch_size"])
-    p.add_argument("--lr", type=_positive_float_flag, default=DEFAULTS["lr"],
-                   help="Adam's learning rate (default: 0.001)")
+    p.add_argument("--reduction", choices=REDUCTIONS, default=DEFAULTS["reduction"],
+                   help="a step differentiates the sum of the batch's losses (pytorch/examples)"
+                        " or their mean (numpyvae's) (default: sum)")
+    p.add_argument("--lr", type=_positive_float_flag,
+                   help=f"Adam's learning rate (default: {DEFAULTS['lr']:g}); not with --stages")
+    p.add_argument("--adam-eps", type=_positive_float_flag, default=DEFAULTS["adam_eps"],
+                   help=f"Adam's eps (default: {DEFAULTS['adam_eps']:g}; Burda et al.: 1e-4)")
+    p.add_argument("--stages", type=_stages_flag, metavar="0..N",
+                   help=f"Burda et al.'s schedule, stages i = 0..N: 3^i epochs at lr "
+                        f"0.001 * 10^(-i/7) (0..3 is {epochs_after(3)} epochs, 0..7 "
+                        f"{epochs_after(SCHEDULE_STAGES - 1)}); sets --epochs and --lr")
     p.add_argument("--iw-samples", type=_count_flag,
                    help=f"importance samples K of the bound -log p(x) after training; 0 skips "
-                        f"it (default: {DEFAULT_IW_SAMPLES} for the Gaussian likelihoods, 0 "
-                        f"for bernoulli)")
+                        f"it (default: {DEFAULT_IW_SAMPLES} for the Gaussian likelihoods and "
+                        f"binarized data, 0 for bernoulli on grey levels)")
     p.add_argument("--iw-limit", type=_positive_int_flag, default=DEFAULT_IW_LIMIT,
-                   help=f"the bound uses the first N test images (default: {DEFAULT_IW_LIMIT})")
+                   help=f"the bound and the active units use the first N test images "
+                        f"(default: {DEFAULT_IW_LIMIT})")
     p.add_argument("--json", metavar="PATH", help="also write the report to this file")
     return p
 
@@ -974,7 +1223,34 @@ def report_lines(report):
                      f"(sigma_x < floor x 1.001, at z = mu(x))")
     if report["sigma_x"] is not None:
         lines.append(f"the shared sigma_x: {report['sigma_x']:.5f}")
+    if report["active_units"] is not None:
+        lines.append(f"active units {report['active_units']} of {report['config']['z_dim']}  "
+                     f"(Var_x mu_u(x) > {report['active_unit_threshold']:g} over the first "
+                     f"{report['active_units_images']:,} test images, as Burda et al. count "
+                     f"them)")
     return lines
+
+
+def _training_plan(args, parser):
+    """The epochs and the learning rates of a run, from --epochs and --lr or from --stages.
+
+    Returns
+    -------
+    epochs : int
+    plan : list of (stage, lr), one per epoch, or None for one learning rate throughout
+    """
+    if args.stages is None:
+        if args.lr is None:
+            args.lr = DEFAULTS["lr"]
+        return (DEFAULT_EPOCHS if args.epochs is None else args.epochs), None
+    for flag, value in (("--epochs", args.epochs), ("--lr", args.lr)):
+        if value is not None:
+            parser.error(f"--stages 0..{args.stages} sets the epochs and the learning rates "
+                         f"(Burda et al.'s schedule, {epochs_after(args.stages)} epochs); "
+                         f"leave out {flag}, got {flag} {value:g}")
+    plan = schedule(args.stages)
+    args.lr = plan[0][1]
+    return len(plan), plan
 
 
 def main(argv=None):
@@ -982,6 +1258,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
+    n_epochs, plan = _training_plan(args, parser)
     config = {name: getattr(args, name) for name in DEFAULTS}
     try:
         config = check_config(**config)
@@ -990,14 +1267,15 @@ def main(argv=None):
     gaussian = config["likelihood"] != "bernoulli"
     iw_samples = args.iw_samples
     if iw_samples is None:
-        iw_samples = DEFAULT_IW_SAMPLES if gaussian else 0
+        # A Bernoulli decoder's likelihood of grey levels is no probability of the data.
+        iw_samples = DEFAULT_IW_SAMPLES if gaussian or config["binarize"] != "none" else 0
     if not available():
         raise SystemExit("PyTorch is not installed in this environment")
 
     data_dir = args.data_dir if args.data_dir is not None else default_data_dir(args.dataset)
     try:
         train, test_x = load_images(args.dataset, data_dir, config["dequantize"],
-                                    config["seed"])
+                                    config["seed"], binarize=config["binarize"])
     except DatasetError as err:
         raise SystemExit(f"{args.dataset}: {err}") from None
     # Bits per dimension only mean something for a density of dequantized data.
@@ -1006,7 +1284,11 @@ def main(argv=None):
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args.dataset} "
           f"train {train.shape}, test {test_x.shape}; {trainer.describe()}")
     seconds, epochs = [], []
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(1, n_epochs + 1):
+        stage = None
+        if plan is not None:
+            stage, lr = plan[epoch - 1]
+            trainer.set_lr(lr)
         t0 = time.perf_counter()
         train_loss = trainer.train_epoch(train)
         seconds.append(time.perf_counter() - t0)
@@ -1015,20 +1297,24 @@ def main(argv=None):
         at_floor = trainer.share_at_sigma_floor(test_x)
         eval_seconds = time.perf_counter() - t0
         extra = (f"  test bpd {bits_per_dimension(test['loss']):.4f}" if bpd else "") + (
-            "" if at_floor is None else f"  at floor {100 * at_floor:5.2f}%")
+            "" if at_floor is None else f"  at floor {100 * at_floor:5.2f}%") + (
+            "" if stage is None else f"  stage {stage} lr {trainer.lr:.3g}")
         print(f"epoch {epoch:3d}  train {train_loss:9.4f}  test {test['loss']:9.4f}  "
               f"train s {seconds[-1]:6.3f}  eval s {eval_seconds:5.3f}{extra}", flush=True)
         epochs.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test["loss"],
                        "test_recon": test["recon"], "test_kl": test["kl"],
                        "train_bpd": bits_per_dimension(train_loss) if bpd else None,
                        "test_bpd": bits_per_dimension(test["loss"]) if bpd else None,
-                       "test_sigma_x_at_floor": at_floor,
+                       "test_sigma_x_at_floor": at_floor, "stage": stage, "lr": trainer.lr,
                        "train_seconds": seconds[-1], "eval_seconds": eval_seconds})
 
     report = {"torch": torch.__version__, "threads": torch.get_num_threads(),
               "dataset": args.dataset, "data_dir": os.path.abspath(data_dir),
               "config": {**config, "hidden": list(config["hidden"])},
               "network": trainer.describe(), "epochs": epochs, "bits_per_dimension": bpd,
+              "train_objective": (f"-L_{config['samples']}" if config["objective"] == "iwae"
+                                  else "-ELBO"),
+              "stages": args.stages,
               "loss_unit": "nats, -log density" if gaussian else "nats, -log probability",
               "test_images": len(test_x), "test_loss": test["loss"],
               "test_recon": test["recon"], "test_kl": test["kl"],
@@ -1045,6 +1331,13 @@ def main(argv=None):
             if len(nll) > 1 else None,
             "test_nll_iw_bpd": bits_per_dimension(float(nll.mean())) if bpd else None,
             "iw_seconds": time.perf_counter() - t0})
+    unit_images = test_x[:args.iw_limit]
+    report.update({"active_units": None, "unit_variances": None,
+                   "active_units_images": len(unit_images),
+                   "active_unit_threshold": ACTIVE_UNIT_THRESHOLD})
+    if len(unit_images) >= 2:
+        count, variances = trainer.active_units(unit_images)
+        report.update({"active_units": count, "unit_variances": variances.tolist()})
     report["median_train_seconds"] = float(np.median(seconds))
     report["wall_seconds"] = time.perf_counter() - t_start
     for line in report_lines(report):

@@ -1,16 +1,18 @@
 """scripts/torch_reference.py: the PyTorch twin of numpyvae's model that benchmark.py times.
 
 The first tests need no PyTorch: the configuration's checks, the layer sizes against
-numpyvae's own parameters, bits per dimension and the dequantized test set. The others build
-the network in PyTorch and are skipped where PyTorch is not installed (it never is in
-numpyvae's own environment); run them with an environment that has it, e.g.
-/tmp/torchenv/bin/python -m pytest tests/test_torch_reference.py. Their oracles are numpyvae
-(the same weights and noise must give the same loss and log-weights) and, for the Gaussian
-decoders, eq. (19) and the KL written out in numpy in this file.
+numpyvae's own parameters, bits per dimension, Burda et al.'s schedule, and the dequantized and
+binarized test sets. The others build the network in PyTorch and are skipped where PyTorch is
+not installed (it never is in numpyvae's own environment); run them with an environment that
+has it, e.g. /tmp/torchenv/bin/python -m pytest tests/test_torch_reference.py. Their oracles
+are numpyvae (the same weights and noise must give the same loss, log-weights and active
+units) and, for the Gaussian decoders and the IWAE bound, the network, eq. (19), the KL and
+the Gaussian log-densities written out in numpy in this file.
 """
 import inspect
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -79,7 +81,8 @@ def test_the_defaults_are_the_pytorch_examples_vae():
     assert torch_reference.check_config() == {
         "hidden": (400,), "z_dim": 20, "activation": "relu", "likelihood": "bernoulli",
         "mean_activation": None, "sigma_x": None, "sigma_x_floor": None, "dequantize": False,
-        "samples": 1, "batch_size": 128, "lr": 1e-3, "seed": 0}
+        "binarize": "none", "objective": "elbo", "samples": 1, "batch_size": 128,
+        "reduction": "sum", "lr": 1e-3, "adam_eps": 1e-8, "seed": 0}
     assert torch_reference.check_config(hidden=500)["hidden"] == (500,)
     assert torch_reference.check_config(hidden=[np.int64(5), 4])["hidden"] == (5, 4)
 
@@ -116,6 +119,14 @@ def test_the_defaults_are_the_pytorch_examples_vae():
     ({"lr": float("inf")}, "lr must be a finite number > 0; got inf"),
     ({"lr": "0.001"}, "lr must be a finite number > 0; got '0.001'"),
     ({"seed": -1}, "seed must be an integer >= 0; got -1"),
+    ({"objective": "vae"}, "objective must be one of ['elbo', 'iwae']; got 'vae'"),
+    ({"binarize": "static"}, "binarize must be one of ['none', 'dynamic']; got 'static'"),
+    ({"likelihood": "gaussian", "dequantize": True, "binarize": "dynamic"},
+     "dequantize and binarize='dynamic' exclude each other: binary pixels have no grey levels "
+     "to spread over their cells"),
+    ({"reduction": "avg"}, "reduction must be one of ['sum', 'mean']; got 'avg'"),
+    ({"adam_eps": 0.0}, "adam_eps must be a finite number > 0; got 0.0"),
+    ({"adam_eps": None}, "adam_eps must be a finite number > 0; got None"),
 ])
 def test_a_bad_argument_is_named_with_what_was_expected_and_what_came(kwargs, message):
     with pytest.raises(ValueError) as err:
@@ -148,6 +159,22 @@ def test_make_trainer_checks_its_arguments_before_it_asks_for_torch(monkeypatch)
     (["--likelihood", "gaussian", "--sigma-x", "0.2"],
      "sigma_x applies to 'gaussian-fixed' only; got sigma_x=0.2 with likelihood 'gaussian'"),
     (["--seed", "-1"], "seed must be an integer >= 0; got -1"),
+    (["--objective", "vae"], "argument --objective: invalid choice: 'vae'"),
+    (["--binarize", "static"], "argument --binarize: invalid choice: 'static'"),
+    (["--reduction", "avg"], "argument --reduction: invalid choice: 'avg'"),
+    (["--adam-eps", "0"], "argument --adam-eps: expected a finite number > 0, got 0"),
+    (["--stages", "1..3"], "argument --stages: expected 0..N with N from 0 to 7, the stages "
+                           "i = 0..N of Burda et al.'s schedule from its start; got '1..3'"),
+    (["--stages", "0..8"], "argument --stages: expected 0..N with N from 0 to 7"),
+    (["--stages", "3"], "argument --stages: expected 0..N with N from 0 to 7"),
+    (["--stages", "0..3", "--epochs", "5"],
+     "--stages 0..3 sets the epochs and the learning rates (Burda et al.'s schedule, 40 "
+     "epochs); leave out --epochs, got --epochs 5"),
+    (["--stages", "0..1", "--lr", "3e-4"],
+     "--stages 0..1 sets the epochs and the learning rates (Burda et al.'s schedule, 4 "
+     "epochs); leave out --lr, got --lr 0.0003"),
+    (["--likelihood", "gaussian", "--dequantize", "--binarize", "dynamic"],
+     "dequantize and binarize='dynamic' exclude each other"),
 ])
 def test_the_command_line_refuses_a_bad_flag_by_name(argv, message, capsys):
     with pytest.raises(SystemExit):
@@ -170,6 +197,53 @@ def test_the_command_line_takes_the_configuration():
     assert (args.dataset, args.likelihood, args.sigma_x, args.mean_activation, args.dequantize,
             args.iw_samples, args.iw_limit) == ("fashion-mnist", "gaussian-fixed", 0.2,
                                                 "identity", True, 100, 50)
+    assert (args.objective, args.binarize, args.reduction, args.adam_eps, args.stages,
+            args.epochs) == ("elbo", "none", "sum", 1e-8, None, None)
+    args = torch_reference.build_parser().parse_args(
+        ["--objective", "iwae", "--binarize", "dynamic", "--reduction", "mean", "--adam-eps",
+         "1e-4", "--stages", "0..3"])
+    assert (args.objective, args.binarize, args.reduction, args.adam_eps, args.stages) == \
+        ("iwae", "dynamic", "mean", 1e-4, 3)
+
+
+# ---------------------------------------------------------------- Burda et al.'s schedule
+
+def test_the_schedule_has_3_to_the_i_epochs_at_a_rate_falling_tenfold_over_seven_stages():
+    assert torch_reference.schedule(0) == [(0, 1e-3)]
+    plan = torch_reference.schedule(3)
+    assert len(plan) == 40 == torch_reference.epochs_after(3)
+    assert [stage for stage, _ in plan] == [0] + [1] * 3 + [2] * 9 + [3] * 27
+    for stage, lr in plan:
+        assert lr == pytest.approx(1e-3 * 10 ** (-stage / 7), rel=1e-15)
+    full = torch_reference.schedule(7)
+    assert len(full) == 3280 and full[-1] == (7, pytest.approx(1e-4, rel=1e-12))
+    assert [torch_reference.epochs_after(i) for i in range(8)] == \
+        [1, 4, 13, 40, 121, 364, 1093, 3280]
+
+
+def test_the_schedule_is_the_one_reproduce_iwae_gives_numpyvae():
+    import reproduce_iwae
+    for i in range(reproduce_iwae.STAGES):
+        assert torch_reference.stage_lr(i) == reproduce_iwae.stage_lr(i)
+        assert torch_reference.epochs_after(i) == reproduce_iwae.epochs_after(i)
+    assert torch_reference.SCHEDULE_STAGES == reproduce_iwae.STAGES
+    assert reproduce_iwae.PAPER["adam_eps"] == 1e-4 and reproduce_iwae.PAPER["batch_size"] == 20
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: torch_reference.schedule(8), "last_stage must be a stage of Burda et al.'s "
+                                          "schedule, an integer from 0 to 7; got 8"),
+    (lambda: torch_reference.schedule(-1), "last_stage must be a stage of Burda et al.'s "
+                                           "schedule, an integer from 0 to 7; got -1"),
+    (lambda: torch_reference.stage_lr(1.0), "stage must be a stage of Burda et al.'s "
+                                            "schedule, an integer from 0 to 7; got 1.0"),
+    (lambda: torch_reference.epochs_after(True), "stage must be a stage of Burda et al.'s "
+                                                 "schedule, an integer from 0 to 7; got True"),
+])
+def test_the_schedule_refuses_a_stage_it_does_not_have(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
 
 
 def test_the_data_folder_follows_the_dataset():
@@ -227,7 +301,21 @@ def test_the_dequantized_test_set_is_numpyvaes_for_the_same_seed():
                               torch_reference.dequantized_test_set(data.test_pixels, 3))
 
 
+def test_the_binarized_test_set_is_the_one_numpyvae_trains_against():
+    from numpyvae.app.run import load_data, resolve_config
+    from numpyvae.datasets import binarize_dynamic
+    data = load_dataset("mnist-mini")
+    for seed in (0, 4):
+        _, theirs, per_batch, _ = load_data(resolve_config(
+            {"dataset": "mnist-mini", "binarize": "dynamic", "seed": seed}))
+        ours = torch_reference.binarized_test_set(data.test_x, seed)
+        assert ours.dtype == np.float32 and np.array_equal(ours, theirs)
+        assert set(np.unique(ours)) == {0.0, 1.0}
+        assert per_batch is binarize_dynamic        # the reference draws its batches with it
+
+
 FASHION = Path(torch_reference.default_data_dir("fashion-mnist"))
+MNIST = Path(torch_reference.default_data_dir("mnist"))
 
 
 @pytest.mark.skipif(not FASHION.is_dir(), reason=f"no Fashion-MNIST copy at {FASHION}")
@@ -237,6 +325,19 @@ def test_fashion_mnist_is_read_from_its_folder_as_numpyvae_reads_it():
                         progress=False, dequantize=True, seed=1)
     assert pixels.shape == (60000, 784) and test_x.shape == (10000, 784)
     assert np.array_equal(pixels, data.train_pixels) and np.array_equal(test_x, data.test_x)
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"no MNIST copy at {MNIST}")
+def test_binarized_mnist_is_read_as_numpyvae_trains_on_it():
+    from numpyvae.app.run import load_data, resolve_config
+    train, test_x = torch_reference.load_images("mnist", MNIST, binarize="dynamic", seed=2)
+    data, theirs, _, _ = load_data(resolve_config(
+        {"dataset": "mnist", "data_dir": os.fspath(MNIST), "binarize": "dynamic",
+         "seed": 2}))
+    assert train.shape == (60000, 784) and np.array_equal(train, data.train_x)
+    assert test_x.shape == (10000, 784) and np.array_equal(test_x, theirs)
+    with pytest.raises(ValueError, match="dequantize and binarize='dynamic' exclude"):
+        torch_reference.load_images("mnist", MNIST, True, binarize="dynamic")
 
 
 # ---------------------------------------------------------------- with PyTorch
@@ -580,15 +681,18 @@ def test_describe_names_the_decoder_and_its_options():
 
 def _tiny_data(monkeypatch, n=60, seed=0):
     """load_images replaced by random images, as it gives them: pixels and a dequantized test
-    set, or grey levels."""
+    set, grey levels and a binarized test set, or grey levels."""
     pixels = np.random.default_rng(seed).integers(0, 256, size=(n, 784), dtype=np.uint8)
     calls = []
 
-    def load_images(dataset, data_dir, dequantize=False, seed=0):
-        calls.append((dataset, data_dir, dequantize, seed))
+    def load_images(dataset, data_dir, dequantize=False, seed=0, binarize="none"):
+        calls.append((dataset, data_dir, dequantize, seed, binarize))
         test = pixels[: n // 3]
         if dequantize:
             return pixels, torch_reference.dequantized_test_set(test, seed)
+        if binarize == "dynamic":
+            return grey_levels(pixels), torch_reference.binarized_test_set(grey_levels(test),
+                                                                           seed)
         return grey_levels(pixels), grey_levels(test)
 
     monkeypatch.setattr(torch_reference, "load_images", load_images)
@@ -604,7 +708,7 @@ def test_a_gaussian_run_reports_densities_in_bits_per_dimension(monkeypatch, tmp
          "2", "--hidden", "8", "--z-dim", "2", "--batch-size", "16", "--seed", "3",
          "--iw-samples", "4", "--iw-limit", "5", "--json", str(out)])
     assert calls == [("fashion-mnist", torch_reference.default_data_dir("fashion-mnist"),
-                      True, 3)]
+                      True, 3, "none")]
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     assert report["config"]["likelihood"] == "gaussian" and report["bits_per_dimension"]
     assert report["loss_unit"] == "nats, -log density"
@@ -674,3 +778,251 @@ def test_the_benchmark_runs_the_pytorch_reference_beside_numpyvae_in_every_sweep
         assert result["target_met"] == (result["ratio"] <= entry.target)
     table = capsys.readouterr().out.split("configuration  ")[-1]
     assert table.count(" s ") >= 10 and table.count("<= ") == 5
+
+
+# ---------------------------------------------------------------- the IWAE objective
+
+def _numpy_network(trainer, x, eps):
+    """The trainer's relu network with one hidden layer, written out in numpy in float64:
+    mu, log sigma^2, z = mu + sigma eps, and -log P(x|z) of each sample and example (r, B),
+    the cross-entropy for Bernoulli, eq. (19) for a Gaussian."""
+    p = {name: value.detach().double().numpy() for name, value in
+         trainer.layers.named_parameters()}
+
+    def dense(name, h):
+        return h @ p[f"{name}.weight"].T + p[f"{name}.bias"]
+
+    c = trainer.config
+    h = np.maximum(dense("enc_h1", x), 0)
+    mu, log_var = dense("enc_mu", h), dense("enc_log_var", h)
+    z = mu + np.exp(log_var / 2) * eps                                       # (r, B, K)
+    h = np.maximum(dense("dec_h1", z), 0)
+    if c["likelihood"] == "bernoulli":
+        logits = dense("dec_logits", h)
+        nll = np.sum(np.logaddexp(0, logits) - x * logits, axis=-1)          # eq. (16)
+    else:
+        mean = 1 / (1 + np.exp(-dense("dec_mean", h)))
+        sigma = c["sigma_x_floor"] + np.log1p(np.exp(p["dec_sigma_x.t"]))
+        nll = np.sum(0.5 * np.log(2 * np.pi) + np.log(sigma)
+                     + (x - mean) ** 2 / (2 * sigma ** 2), axis=-1)         # eq. (19)
+    return mu, log_var, z, nll
+
+
+def _log_normal(z, mean, std):
+    """log N(z | mean, diag(std^2)), summed over the last axis: the textbook density."""
+    return np.sum(-np.log(std * np.sqrt(2 * np.pi)) - (z - mean) ** 2 / (2 * std ** 2), axis=-1)
+
+
+def _numpy_negative_iwae_bound(trainer, x, eps):
+    """sum_i -log (1/k) sum_j P(x_i|z_ij) p(z_ij) / q(z_ij|x_i), in numpy."""
+    mu, log_var, z, nll = _numpy_network(trainer, x, eps)
+    log_joint = -nll + _log_normal(z, 0.0, 1.0)                              # log P(x, z)
+    log_w = log_joint - _log_normal(z, mu, np.exp(log_var / 2))              # (k, B)
+    top = log_w.max(axis=0)
+    return -np.sum(top + np.log(np.mean(np.exp(log_w - top), axis=0)))
+
+
+def _iwae_trainer(likelihood="bernoulli", samples=5, **options):
+    trainer = torch_reference.make_trainer(hidden=(11,), z_dim=3, samples=samples, seed=4,
+                                           likelihood=likelihood, objective="iwae", **options)
+    trainer.layers.double()
+    return trainer
+
+
+@needs_torch
+@pytest.mark.parametrize("likelihood, k", [("bernoulli", 1), ("bernoulli", 5),
+                                           ("gaussian-shared", 4)])
+def test_the_iwae_loss_is_the_bound_written_out_in_numpy(likelihood, k):
+    import torch
+    rng = np.random.default_rng(10)
+    x, eps = rng.random((6, 784)), rng.standard_normal((k, 6, 3))
+    trainer = _iwae_trainer(likelihood, samples=k)
+    loss = trainer.negative_iwae_bound(torch.from_numpy(x), torch.from_numpy(eps))
+    expected = _numpy_negative_iwae_bound(trainer, x, eps)
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    # The same from the batch's own noise: batch_loss draws (k, B, K) from the generator.
+    trainer.train_rng.manual_seed(123)
+    drawn = trainer.batch_loss(torch.from_numpy(x), trainer.train_rng)
+    trainer.train_rng.manual_seed(123)
+    noise = torch.randn((k, 6, 3), generator=trainer.train_rng, dtype=torch.float64).numpy()
+    assert drawn.item() == pytest.approx(_numpy_negative_iwae_bound(trainer, x, noise),
+                                         rel=1e-12)
+
+
+@needs_torch
+def test_autograd_differentiates_the_bound_through_z_and_through_mu_and_sigma_directly():
+    import torch
+    rng = np.random.default_rng(11)
+    x, eps = rng.random((4, 784)), rng.standard_normal((5, 4, 3))
+    trainer = _iwae_trainer()
+    trainer.negative_iwae_bound(torch.from_numpy(x), torch.from_numpy(eps)).backward()
+    h = 1e-6
+    for layer in ("enc_mu", "enc_log_var", "dec_logits"):
+        bias = trainer.layers[layer].bias
+        for u in range(3):
+            with torch.no_grad():
+                bias[u] += h
+                up = _numpy_negative_iwae_bound(trainer, x, eps)
+                bias[u] -= 2 * h
+                down = _numpy_negative_iwae_bound(trainer, x, eps)
+                bias[u] += h
+            numerical, analytic = (up - down) / (2 * h), bias.grad[u].item()
+            assert abs(analytic - numerical) / max(1e-8, abs(analytic) + abs(numerical)) < 1e-6
+
+
+@needs_torch
+def test_at_k_1_the_iwae_loss_is_the_elbo_with_a_monte_carlo_kl_on_the_same_noise():
+    import torch
+    rng = np.random.default_rng(12)
+    x, eps = rng.random((5, 784)), rng.standard_normal((1, 5, 3))
+    trainer = _iwae_trainer(samples=1)
+    xt, et = torch.from_numpy(x), torch.from_numpy(eps)
+    with torch.no_grad():
+        decoded, mu, log_var = trainer._forward(xt, et)
+        recon = trainer.likelihood.nll(decoded, xt)[0].numpy()                  # (B,)
+    mu, sigma = mu.numpy(), np.exp(log_var.numpy() / 2)
+    z = mu + sigma * eps[0]
+    monte_carlo_kl = _log_normal(z, mu, sigma) - _log_normal(z, 0.0, 1.0)       # log q - log p
+    iwae = trainer.negative_iwae_bound(xt, et).item()
+    assert iwae == pytest.approx(np.sum(recon + monte_carlo_kl), rel=1e-12)
+    # In expectation it is the negative ELBO: the Monte Carlo KL averages to the closed form.
+    many = torch.from_numpy(np.repeat(x[:1], 4000, axis=0))
+    noise = torch.from_numpy(np.random.default_rng(13).standard_normal((1, 4000, 3)))
+    with torch.no_grad():
+        per_example = -trainer.log_weights(many, noise)[0].numpy()       # -L_1 of each draw
+        decoded, mu, log_var = trainer._forward(many, noise)
+        recon = trainer.likelihood.nll(decoded, many)[0].numpy()
+    mu, log_var = mu.numpy(), log_var.numpy()
+    kl = 0.5 * np.sum(mu ** 2 + np.exp(log_var) - 1 - log_var, axis=-1)  # closed form
+    gaps = per_example - (recon + kl)                   # Monte Carlo KL - KL, draw by draw
+    assert np.std(gaps) > 0.1
+    assert abs(gaps.mean()) < 4 * gaps.std() / np.sqrt(len(gaps))
+
+
+@needs_torch
+def test_the_bound_is_finite_at_log_weights_of_1000_and_its_normalized_weights_sum_to_1(
+        monkeypatch):
+    import torch
+    trainer = _iwae_trainer(samples=3)
+    log_w = torch.tensor([[1000.0, -1000.0], [998.0, -1003.0], [-1000.0, -1001.0]],
+                         dtype=torch.float64, requires_grad=True)
+    monkeypatch.setattr(trainer, "log_weights", lambda x, eps: log_w)
+    loss = trainer.negative_iwae_bound(torch.zeros(2, 784), torch.zeros(3, 2, 3))
+    w = log_w.detach().numpy()
+    expected = -np.sum(np.logaddexp.reduce(w, axis=0) - np.log(3))
+    assert np.isfinite(loss.item()) and loss.item() == pytest.approx(expected, rel=1e-14)
+    loss.backward()
+    normalized = -log_w.grad.numpy()                          # d(-L_k)/d log w_j = -w~_j
+    assert np.all(normalized >= 0) and np.allclose(normalized.sum(axis=0), 1, rtol=1e-14)
+    np.testing.assert_allclose(normalized[:, 0], np.exp(w[:, 0] - np.logaddexp.reduce(w[:, 0])),
+                               rtol=1e-12)
+
+
+@needs_torch
+def test_a_step_on_the_batch_mean_has_the_gradient_of_the_sum_over_b(monkeypatch):
+    import torch
+    x = np.random.default_rng(14).random((8, 784)).astype(np.float32)
+    grads = {}
+    for reduction in ("sum", "mean"):
+        trainer = torch_reference.make_trainer(hidden=(6,), z_dim=2, samples=2, batch_size=8,
+                                               objective="iwae", reduction=reduction)
+        monkeypatch.setattr(trainer.optimizer, "step", lambda: None)
+        loss = trainer.train_epoch(x)
+        grads[reduction] = (loss, {name: value.grad.clone() for name, value in
+                                   trainer.layers.named_parameters()})
+    assert grads["sum"][0] == grads["mean"][0]                   # reported per example alike
+    for name, grad in grads["sum"][1].items():
+        torch.testing.assert_close(grads["mean"][1][name] * 8, grad, rtol=1e-5, atol=1e-7)
+
+
+@needs_torch
+def test_dynamic_binarization_trains_on_a_fresh_bernoulli_draw_of_each_batch(monkeypatch):
+    grey = np.full((12, 784), 0.5, dtype=np.float32)
+    grey[:, :200], grey[:, 200:400] = 0.0, 1.0
+    trainer = torch_reference.make_trainer(hidden=(5,), z_dim=2, batch_size=12,
+                                           binarize="dynamic")
+    seen = []
+    batch_loss = trainer.batch_loss
+
+    def recorded(x, rng, samples=None):
+        seen.append(x.numpy().copy())
+        return batch_loss(x, rng, samples)
+
+    monkeypatch.setattr(trainer, "batch_loss", recorded)
+    for _ in range(2):
+        trainer.train_epoch(grey)
+    assert len(seen) == 2
+    for batch in seen:
+        assert batch.dtype == np.float32 and set(np.unique(batch)) == {0.0, 1.0}
+        assert np.all(batch[:, :200] == 0) and np.all(batch[:, 200:400] == 1)
+        assert abs(batch[:, 400:].mean() - 0.5) < 0.03              # 4608 draws of p = 1/2
+    assert not np.array_equal(seen[0], seen[1])
+
+
+@needs_torch
+def test_the_active_units_are_numpyvaes_for_the_same_weights():
+    from numpyvae.app.run import active_units
+    x = np.random.default_rng(15).random((40, 784))
+    model = VAE(784, 6, hidden=(9,), dtype=np.float64, seed=6)
+    params = model.parameters()
+    params["enc.mu.W"][...] *= np.array([0.1, 0.3, 1, 3, 10, 30])     # spread the variances
+    trainer = torch_reference.make_trainer(hidden=(9,), z_dim=6)
+    _with_numpyvae_weights(trainer, model)
+    trainer.layers.float()                                           # as it runs: float32
+    count, variances = trainer.active_units(x.astype(np.float32), batch_size=16)
+    theirs_count, theirs = active_units(model, x)
+    np.testing.assert_allclose(variances, theirs, rtol=1e-4)
+    assert count == theirs_count and 0 < count < 6
+    ordered = np.sort(theirs)                   # a threshold between two units, away from both
+    threshold = (ordered[2] + ordered[3]) / 2
+    assert trainer.active_units(x.astype(np.float32), threshold=threshold)[0] == \
+        active_units(model, x, threshold=threshold)[0] == 3
+    with pytest.raises(ValueError, match="at least 2 images to measure how mu"):
+        trainer.active_units(x[:1].astype(np.float32))
+
+
+@needs_torch
+def test_an_iwae_run_on_a_schedule_reports_the_bound_and_the_active_units(monkeypatch, tmp_path,
+                                                                        capsys):
+    calls = _tiny_data(monkeypatch)
+    out = tmp_path / "iwae.json"
+    report = torch_reference.main(
+        ["--objective", "iwae", "--samples", "3", "--binarize", "dynamic", "--stages", "0..1",
+         "--hidden", "8", "--z-dim", "2", "--batch-size", "20", "--adam-eps", "1e-4",
+         "--reduction", "mean", "--activation", "tanh", "--iw-samples", "4", "--iw-limit", "6",
+         "--seed", "2", "--json", str(out)])
+    assert calls == [("mnist", torch_reference.default_data_dir("mnist"), False, 2, "dynamic")]
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    config = report["config"]
+    assert (config["objective"], config["samples"], config["binarize"], config["adam_eps"],
+            config["reduction"], config["lr"]) == ("iwae", 3, "dynamic", 1e-4, "mean", 1e-3)
+    assert report["train_objective"] == "-L_3" and report["stages"] == 1
+    assert [e["stage"] for e in report["epochs"]] == [0, 1, 1, 1]
+    assert [e["lr"] for e in report["epochs"]] == [1e-3] + [1e-3 * 10 ** (-1 / 7)] * 3
+    assert all(np.isfinite(e["train_loss"]) for e in report["epochs"])
+    assert (report["importance_samples"], report["iw_images"]) == (4, 6)
+    assert np.isfinite(report["test_nll_iw"]) and report["test_nll_iw_bpd"] is None
+    assert report["active_units_images"] == 6 and report["active_unit_threshold"] == 0.01
+    assert len(report["unit_variances"]) == 2
+    assert report["active_units"] == sum(v > 0.01 for v in report["unit_variances"])
+    text = capsys.readouterr().out
+    assert "IWAE bound k = 3" in text and "Adam lr 0.001, eps 0.0001" in text
+    assert "stage 1 lr 0.00072" in text
+    assert f"active units {report['active_units']} of 2  (Var_x mu_u(x) > 0.01 over the first " \
+           f"6 test images" in text
+
+
+@needs_torch
+def test_the_learning_rate_changes_between_stages_and_adam_keeps_its_moments():
+    x = np.random.default_rng(16).random((10, 784)).astype(np.float32)
+    trainer = torch_reference.make_trainer(hidden=(4,), z_dim=2, batch_size=5, adam_eps=1e-4)
+    assert trainer.optimizer.param_groups[0]["eps"] == 1e-4 and trainer.lr == 1e-3
+    trainer.train_epoch(x)
+    trainer.set_lr(2e-4)
+    assert trainer.lr == 2e-4
+    state = trainer.optimizer.state[trainer.layers["enc_mu"].bias]
+    assert int(state["step"]) == 2                                   # two batches so far
+    trainer.train_epoch(x)
+    assert int(state["step"]) == 4
+    with pytest.raises(ValueError, match="lr must be a finite number > 0; got 0"):
+        trainer.set_lr(0)
