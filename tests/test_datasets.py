@@ -937,3 +937,14 @@ def test_dequantized_data_cannot_be_dequantized_again():
 def test_bad_dequantization_options_are_refused(call, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         call()
+
+
+@needs_real_fashion
+def test_a_data_folder_named_fashion_mnist_is_the_datasets_own(tmp_path):
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for name in NAMES:
+        (folder / (name + ".gz")).symlink_to(REAL_FASHION / (name + ".gz"))
+    ds = load_dataset("fashion-mnist", data_dir=folder, download=False)
+    assert np.bincount(ds.test_y).tolist() == [1000] * 10
+    assert sorted(p.name for p in folder.iterdir()) == sorted(n + ".gz" for n in NAMES)

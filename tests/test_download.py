@@ -402,7 +402,7 @@ def test_fashion_download_asks_the_upstream_urls(tmp_path, monkeypatch):
            f"{tmp_path / 'fashion-mnist'}; tried 2 mirrors" in lines[0]
     assert lines[1].startswith(f"  {S3}{name}: ") and "no route to host (test)" in lines[1]
     assert lines[2].startswith(f"  {GITHUB}{name}: ") and "no route to host" in lines[2]
-    assert os.listdir(tmp_path / "fashion-mnist") == []
+    assert os.listdir(tmp_path) == []                  # not even the empty subfolder
 
 
 @pytest.mark.skipif(not REAL_FASHION.is_dir(),
@@ -420,3 +420,11 @@ def test_real_fashion_mnist_downloads_and_verifies_end_to_end(server, tmp_path, 
         labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
     np.testing.assert_array_equal(ds.test_y, labels)
     assert ds.classes == FASHION_MNIST_CLASSES
+
+
+def test_a_failed_download_leaves_no_folder_it_made(tmp_path):
+    from numpyvae.datasets.download import download_fashion_mnist
+    with pytest.raises(DownloadError):
+        download_fashion_mnist(tmp_path / "data", mirrors=["http://127.0.0.1:9/"],
+                               progress=False, timeout=2)
+    assert not (tmp_path / "data" / "fashion-mnist").exists()

@@ -151,11 +151,18 @@ def download_missing(folder, checksums, source=MNIST, mirrors=None, progress=Tru
     dict of str -> pathlib.Path
         Each file name and where it is now.
     """
+    folder = Path(folder)
+    created = not folder.exists()
     paths = {}
-    for name, sha256 in checksums.items():
-        paths[name] = find_data_file(folder, name) or download_file(
-            name, folder, sha256, mirrors=mirrors, progress=progress, timeout=timeout,
-            source=source)
+    try:
+        for name, sha256 in checksums.items():
+            paths[name] = find_data_file(folder, name) or download_file(
+                name, folder, sha256, mirrors=mirrors, progress=progress, timeout=timeout,
+                source=source)
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()                     # leave no empty folder behind
+        raise
     return paths
 
 

@@ -117,7 +117,8 @@ def load_idx_dataset(source, data_dir=None, download=True, progress=True, mirror
     """A dataset in MNIST's format from its four IDX files, downloaded when missing.
 
     The files are looked for in the dataset's folder: the data folder itself (MNIST) or its
-    subfolder ``source.subfolder`` (Fashion-MNIST). Each is checked against its SHA-256 on
+    subfolder ``source.subfolder`` (Fashion-MNIST; see
+    :func:`~numpyvae.datasets.paths.dataset_folder`). Each is checked against its SHA-256 on
     every load.
 
     Parameters

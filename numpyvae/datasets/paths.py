@@ -62,7 +62,10 @@ def dataset_folder(subfolder, data_dir=None):
     ----------
     subfolder : str
         "" for a dataset whose files sit directly in the data folder (MNIST), else the name of
-        its subfolder (Fashion-MNIST: "fashion-mnist").
+        its subfolder (Fashion-MNIST: "fashion-mnist"). A data folder of that very name is
+        taken to be the subfolder itself, so that ``--data-dir ../data/fashion-mnist`` works
+        as well as ``--data-dir ../data``. (Files in any other data folder are never taken for
+        Fashion-MNIST's: MNIST's files have the same names.)
     data_dir : str or os.PathLike, optional
         See :func:`resolve_data_dir`.
 
@@ -71,7 +74,9 @@ def dataset_folder(subfolder, data_dir=None):
     pathlib.Path
     """
     folder = resolve_data_dir(data_dir)
-    return folder / subfolder if subfolder else folder
+    if not subfolder or folder.name == subfolder:
+        return folder
+    return folder / subfolder
 
 
 def find_data_file(folder, name):
