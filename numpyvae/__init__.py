@@ -3,6 +3,7 @@
 The modules follow docs/derivation.md: ``dense`` and ``activations`` (the networks),
 ``encoder``, ``sigma``, ``reparam``, ``kl``, ``likelihoods`` and ``decoder`` (the pieces of
 the model), ``vae`` (the objective) and ``iwae`` (the importance-weighted bound as one),
+``conditional`` (the first layer of the conditional VAE, on [x, onehot(y)]),
 ``optim`` and ``train`` (the training algorithm), ``inference`` and ``evaluate`` (using a
 trained model), ``gradcheck`` (the checks).
 ``app`` is the program (command line, run folders, checkpoints, figures) and ``engine`` the
@@ -17,9 +18,10 @@ import importlib
 __version__ = "0.1.0"
 
 _NAMES = {"VAE": ("vae", "VAE"), "draw_noise": ("reparam", "draw_noise")}
-_SUBMODULES = ("activations", "app", "datasets", "decoder", "dense", "encoder", "engine",
-               "evaluate", "files", "gradcheck", "inference", "iwae", "kl", "likelihoods",
-               "mlp", "optim", "reparam", "sigma", "stable", "train", "vae", "validate")
+_SUBMODULES = ("activations", "app", "conditional", "datasets", "decoder", "dense", "encoder",
+               "engine", "evaluate", "files", "gradcheck", "inference", "iwae", "kl",
+               "likelihoods", "mlp", "optim", "reparam", "sigma", "stable", "train", "vae",
+               "validate")
 
 __all__ = ["VAE", "draw_noise", "configure_openblas", "__version__"]
 

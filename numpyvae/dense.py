@@ -85,10 +85,10 @@ class Dense:
         return dx if input_grad else None
 
 
-def _checked(grad, shape, name, what, equation):
-    """A gradient from :func:`dense_backward`, refused with a clear error if its shape is off."""
+def _checked(grad, shape, name, what, equation, function="dense_backward"):
+    """A gradient from ``function``, refused with a clear error if its shape is off."""
     found = getattr(grad, "shape", None)
     if found != shape:
-        raise ValueError(f"dense_backward returned {what} of shape {found} for {name!r}; "
+        raise ValueError(f"{function} returned {what} of shape {found} for {name!r}; "
                          f"expected {shape}, the shape of the parameter (eq. ({equation}))")
     return grad

@@ -19,19 +19,22 @@ class GaussianEncoder:
     sigma_parameterization : str
         ``"log_var"`` (s = log sigma^2) or ``"softplus"`` (sigma = softplus(s)).
     params, grads : mapping of str -> ndarray
+    conditional : bool
+        Whether the first layer reads [x, onehot(y)] (a conditional VAE).
     """
 
-    def __init__(self, n_hidden, activation, sigma_parameterization, params, grads):
-        self.trunk = MLP("enc", n_hidden, activation, params, grads)
+    def __init__(self, n_hidden, activation, sigma_parameterization, params, grads,
+                 conditional=False):
+        self.trunk = MLP("enc", n_hidden, activation, params, grads, conditional)
         self.mu_head = Dense("enc.mu", params, grads)
         self.s_head = Dense("enc." + sigma_parameterization, params, grads)
         self._sigma_forward, self._sigma_backward = get_sigma_parameterization(
             sigma_parameterization)
         self._sigma_cache = None
 
-    def forward(self, x):
-        """x: (B, D) -> mu, sigma: (B, K)."""
-        h = self.trunk.forward(x)
+    def forward(self, x, y=None):
+        """x: (B, D) -> mu, sigma: (B, K); y: the labels (B,) of a conditional encoder."""
+        h = self.trunk.forward(x, y)
         mu = self.mu_head.forward(h)                       # eq. (5)
         s = self.s_head.forward(h)                         # eq. (5)
         sigma, self._sigma_cache = self._sigma_forward(s)  # eq. (6)

@@ -39,7 +39,7 @@ def log_mean_exp(w, axis=0):
     return lme
 
 
-def log_weights(model, x, v, return_cache=False):
+def log_weights(model, x, v, return_cache=False, y=None):
     """The log importance weights log w_k of K samples z_k of q(z|x), eqs. (37)-(38).
 
     log w_k = log P(x|z_k) + log p(z_k) - log q(z_k|x), with z_k = mu + sigma v_k, eq. (9).
@@ -60,6 +60,9 @@ def log_weights(model, x, v, return_cache=False):
     return_cache : bool
         Also return what the backward of the importance-weighted bound needs, when a model
         trains on it (``VAE.loss_and_grad(x, v, objective="iwae")``, eqs. (49)-(54)).
+    y : ndarray of int, shape (B,), optional
+        The labels, already checked, for a conditional model: q(z|x, y) and P(x|z, y), and
+        the weights are those of log p(x|y).
 
     Returns
     -------
@@ -68,9 +71,9 @@ def log_weights(model, x, v, return_cache=False):
         The data, the decoder's output, the samples z and the cache of eq. (9), all in the
         model's dtype, and log P(x|z_k) of shape (K, B), in float64.
     """
-    mu, sigma = model.encoder.forward(x)                               # (B, z_dim) each
+    mu, sigma = model.encoder.forward(x, y=y)                          # (B, z_dim) each
     z, reparam_cache = reparameterize_forward(mu, sigma, v)             # (K, B, z_dim)
-    decoded = model.decoder.forward(z, mean=False)
+    decoded = model.decoder.forward(z, y=y, mean=False)
     log_px_given_z = -model.likelihood.nll(x, decoded).astype(np.float64)   # (K, B)
     cache = (x, decoded, z, reparam_cache, log_px_given_z)
     # float64 from here on, also for a float32 model: the log-densities are summed in float64
@@ -86,7 +89,7 @@ def log_weights(model, x, v, return_cache=False):
 
 
 def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=100,
-                                       max_elements=2 ** 23, progress=None):
+                                       max_elements=2 ** 23, progress=None, y=None):
     """The importance-weighted estimate of log p(x) for each example, eq. (36).
 
     log p(x) ~ log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x). It is never below
@@ -110,23 +113,28 @@ def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=1
     max_elements : int
     progress : callable, optional
         ``progress(done, total)`` after each group of examples.
+    y : ndarray of int, shape (N,), optional
+        The labels, for a conditional model (required by it): then each estimate is of
+        log p(x|y).
 
     Returns
     -------
     ndarray of float64, shape (N,)
     """
     x = model.check_x(x)
+    y = model.check_y(y, x.shape[0])
     samples = validate.positive_int("samples", samples)
     batch_size = validate.positive_int("batch_size", batch_size)
     out = np.empty(x.shape[0])
     for start in range(0, x.shape[0], batch_size):
         xb = x[start:start + batch_size]
+        yb = None if y is None else y[start:start + batch_size]
         chunk = max(1, min(samples, max_elements // (xb.shape[0] * model.x_dim)))
         chunk_values, chunk_sizes = [], []
         for k0 in range(0, samples, chunk):
             k = min(chunk, samples - k0)
             v = rng.standard_normal((k, xb.shape[0], model.z_dim), dtype=model.dtype)
-            chunk_values.append(log_mean_exp(log_weights(model, xb, v), axis=0))   # (B,)
+            chunk_values.append(log_mean_exp(log_weights(model, xb, v, y=yb), axis=0))  # (B,)
             chunk_sizes.append(k)
         # The mean of all K weights is the chunks' means weighted by their shares k_c / K:
         # log (1/K) sum_c k_c exp(l_c) = log_mean_exp_c(l_c + log(k_c / K)) + log C.
@@ -138,7 +146,7 @@ def importance_weighted_log_likelihood(model, x, rng, samples=5000, batch_size=1
     return out
 
 
-def evaluate_elbo(model, x, rng, samples=1, batch_size=1000, x_input=None):
+def evaluate_elbo(model, x, rng, samples=1, batch_size=1000, x_input=None, y=None):
     """Mean negative ELBO over a dataset and its parts, in nats per example.
 
     Parameters
@@ -148,18 +156,22 @@ def evaluate_elbo(model, x, rng, samples=1, batch_size=1000, x_input=None):
     rng : numpy.random.Generator
         The noise of the r = ``samples`` draws per example.
     batch_size : int
+    y : ndarray of int, shape (N,), optional
+        The labels, for a conditional model (required by it): the conditional ELBO, eq. (55).
 
     Returns
     -------
     dict with float ``"loss"``, ``"recon"`` and ``"kl"`` (loss = recon + kl: beta = 1).
     """
     samples = validate.positive_int("samples", samples)
+    y = model.check_y(y, x.shape[0])
     totals = np.zeros(3)
     for start in range(0, x.shape[0], batch_size):
         xb = x[start:start + batch_size]
         xin = None if x_input is None else x_input[start:start + batch_size]
+        yb = None if y is None else y[start:start + batch_size]
         v = rng.standard_normal((samples, xb.shape[0], model.z_dim), dtype=model.dtype)
-        terms = model.elbo_terms(xb, v, 1.0, x_input=xin)
+        terms = model.elbo_terms(xb, v, 1.0, x_input=xin, y=yb)
         totals += [terms["loss"].sum(dtype=np.float64), terms["recon"].sum(dtype=np.float64),
                    terms["kl"].sum(dtype=np.float64)]
     loss, recon, kl = totals / max(1, x.shape[0])
@@ -196,7 +208,7 @@ def bits_per_dimension(nats, x_dim):
 AT_FLOOR = 1e-3
 
 
-def share_at_sigma_floor(model, x, batch_size=1000):
+def share_at_sigma_floor(model, x, batch_size=1000, y=None):
     """The share of pixels whose learned sigma_x is at its floor, for images x at z = mu(x).
 
     A learned sigma_x is floor + softplus(t), eq. (22), never below the floor. A pixel counts
@@ -216,6 +228,8 @@ def share_at_sigma_floor(model, x, batch_size=1000):
     model : VAE
     x : ndarray, shape (N, x_dim)
     batch_size : int
+    y : ndarray of int, shape (N,), optional
+        The labels, for a conditional model (required by it).
 
     Returns
     -------
@@ -228,12 +242,14 @@ def share_at_sigma_floor(model, x, batch_size=1000):
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != model.x_dim:
         raise ValueError(f"x must have shape (N, {model.x_dim}): N >= 1 images of "
                          f"{model.x_dim} pixels each; got shape {x.shape}")
+    y = model.check_y(y, x.shape[0])
     batch_size = validate.positive_int("batch_size", batch_size)
     limit = model.config["sigma_x_floor"] * (1 + AT_FLOOR)
     at_floor = 0
     for start in range(0, x.shape[0], batch_size):
-        mu, _ = model.encode(x[start:start + batch_size])
-        sigma = model.decode(mu)["sigma"]                                   # (B, D)
+        yb = None if y is None else y[start:start + batch_size]
+        mu, _ = model.encode(x[start:start + batch_size], yb)
+        sigma = model.decode(mu, yb)["sigma"]                               # (B, D)
         at_floor += int(np.count_nonzero(sigma < limit))
     return at_floor / (x.shape[0] * model.x_dim)
 

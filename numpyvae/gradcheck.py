@@ -201,16 +201,17 @@ def check_gradients(f, arrays, analytic, bar=BAR_SMOOTH, h=DEFAULT_H, equations=
     return GradCheckReport(rows)
 
 
-def check_model(model, x, v, beta=1.0, bar=None, h=DEFAULT_H, objective="elbo"):
+def check_model(model, x, v, beta=1.0, bar=None, h=DEFAULT_H, objective="elbo", y=None):
     """Check the gradient of ``model.loss_and_grad`` for every parameter of a float64 model.
 
     The bar defaults to :data:`BAR_SMOOTH`, or :data:`BAR_KINK` when the activation has a kink.
-    ``objective`` is the loss's: "elbo" or "iwae" (the importance-weighted bound).
+    ``objective`` is the loss's: "elbo" or "iwae" (the importance-weighted bound). ``y``
+    holds the labels (B,) of a conditional model.
     """
     require_float64("the model", np.empty(0, dtype=model.dtype))
     if bar is None:
         bar = BAR_SMOOTH if model.smooth else BAR_KINK
-    _, grads = model.loss_and_grad(x, v, beta, objective=objective)
+    _, grads = model.loss_and_grad(x, v, beta, objective=objective, y=y)
     equations = {name: model.equations_for(name, objective) for name in grads}
-    return check_gradients(lambda: model.loss(x, v, beta, objective=objective),
+    return check_gradients(lambda: model.loss(x, v, beta, objective=objective, y=y),
                            model.parameters(), grads, bar=bar, h=h, equations=equations)

@@ -6,6 +6,10 @@ A trained VAE is used in two directions, eq. (35) (the end of the lecture notes)
   x ~ P(x|z);
 - latent factors: encode an image x into mu and sigma of q(z|x).
 
+A conditional model (``VAE(..., n_classes=C)``) does both given a label y: generation draws
+x ~ P(x|z, y), and the latent factors are those of q(z|x, y). Each function here takes the
+labels as ``y`` then, and :func:`class_grid` decodes the same z with every label.
+
 Everything here returns arrays; :mod:`numpyvae.plots` turns them into figures. Arrays come out
 in the model's dtype (float32 for a trained model).
 """
@@ -19,7 +23,7 @@ from . import validate
 # ---------------------------------------------------------------- generation, eq. (35)
 
 
-def generate(model, n, rng, draws=False):
+def generate(model, n, rng, draws=False, y=None):
     """Generate n images: z ~ N(0, I), then the parameters of P(x|z), eq. (35).
 
     Parameters
@@ -31,6 +35,8 @@ def generate(model, n, rng, draws=False):
     draws : bool
         Also draw x ~ P(x|z). The decoder mean is the usual picture of a VAE sample; a draw
         adds the pixel noise of the likelihood (salt and pepper for Bernoulli).
+    y : ndarray of int, shape (n,), optional
+        The class of each image, for a conditional model (required by it): x ~ P(x|z, y).
 
     Returns
     -------
@@ -47,21 +53,64 @@ def generate(model, n, rng, draws=False):
     n = validate.positive_int("n", n)
     validate.generator("rng", rng)
     _check_bool("draws", draws)
+    y = model.check_y(y, n)
     z = rng.standard_normal((n, model.z_dim), dtype=model.dtype)     # eq. (35): z ~ N(0, I)
-    decoded = model.decode(z)
+    decoded = model.decode(z, y)
     out = {"z": z, "mean": decoded["mean"]}
     if "sigma" in decoded:
         # A writable copy: a fixed sigma_x comes as a read-only broadcast of one number.
         out["sigma"] = np.array(decoded["sigma"])
     if draws:
         out["x"] = model.likelihood.sample(decoded, rng)             # eq. (35): x ~ P(x|z)
+    if y is not None:
+        out["y"] = y
+    return out
+
+
+def class_grid(model, n, rng, draws=False):
+    """The decoder means for n draws of z, each decoded with every label: a conditional model.
+
+    Row c decodes the n codes with label c, and column j holds one z for every label. Reading
+    across a row the style changes and the class stays; reading down a column the class
+    changes and the style, which z carries, stays.
+
+    Parameters
+    ----------
+    model : numpyvae.VAE with n_classes = C
+    n : int >= 1
+        How many z, one per column.
+    rng : numpy.random.Generator
+    draws : bool
+        Also draw x ~ P(x|z, y) for every cell.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        ``"z"`` (n, K): the codes; ``"y"`` (C * n,): the label of each cell, row by row
+        (0 n times, then 1 n times, ...); ``"mean"`` (C * n, D), and ``"sigma"`` and ``"x"`` as
+        in :func:`generate`, one row per cell in the same order.
+    """
+    if model.n_classes is None:
+        raise ValueError("class_grid needs a conditional model (built with n_classes); this "
+                         "model is unconditional: use generate")
+    n = validate.positive_int("n", n)
+    validate.generator("rng", rng)
+    _check_bool("draws", draws)
+    z = rng.standard_normal((n, model.z_dim), dtype=model.dtype)     # eq. (35): z ~ N(0, I)
+    y = np.repeat(np.arange(model.n_classes), n)                     # row c: label c
+    decoded = model.decode(np.tile(z, (model.n_classes, 1)), y)      # row c: the same n z
+    out = {"z": z, "y": y, "mean": decoded["mean"]}
+    if "sigma" in decoded:
+        out["sigma"] = np.array(decoded["sigma"])
+    if draws:
+        out["x"] = model.likelihood.sample(decoded, rng)             # x ~ P(x|z, y)
     return out
 
 
 # ---------------------------------------------------------------- latent factors, eq. (35)
 
 
-def latent_factors(model, x, batch_size=1000):
+def latent_factors(model, x, batch_size=1000, y=None):
     """mu and sigma of q(z|x) for many images, eq. (35), a batch at a time.
 
     Parameters
@@ -72,22 +121,26 @@ def latent_factors(model, x, batch_size=1000):
         so a large uint8 or memory-mapped array is never copied whole.
     batch_size : int >= 1
         Images per forward pass; bounds the memory used.
+    y : array_like of int, shape (N,), optional
+        The labels of the images, for a conditional model (required by it): q(z|x, y).
 
     Returns
     -------
     mu, sigma : ndarray, shape (N, K)
     """
     x = check_images(model, x)
+    y = model.check_y(y, len(x))
     batch_size = validate.positive_int("batch_size", batch_size)
     mu = np.empty((len(x), model.z_dim), dtype=model.dtype)
     sigma = np.empty((len(x), model.z_dim), dtype=model.dtype)
     for start in range(0, len(x), batch_size):
         stop = start + batch_size
-        mu[start:stop], sigma[start:stop] = model.encode(x[start:stop])   # eq. (35)
+        mu[start:stop], sigma[start:stop] = model.encode(
+            x[start:stop], None if y is None else y[start:stop])          # eq. (35)
     return mu, sigma
 
 
-def reconstruct(model, x, batch_size=1000):
+def reconstruct(model, x, batch_size=1000, y=None):
     """The decoder mean at z = mu(x), the mean of q(z|x): the usual picture of a reconstruction.
 
     Parameters
@@ -95,6 +148,8 @@ def reconstruct(model, x, batch_size=1000):
     model : numpyvae.VAE
     x : array_like, shape (N, D) or (D,)
     batch_size : int >= 1
+    y : array_like of int, shape (N,) (or (1,) for one image), optional
+        The labels, for a conditional model (required by it): encoded and decoded with them.
 
     Returns
     -------
@@ -106,12 +161,14 @@ def reconstruct(model, x, batch_size=1000):
     if single and x.shape != (model.x_dim,):
         raise ValueError(f"x must have shape (N, {model.x_dim}) or ({model.x_dim},) for one "
                          f"image; got shape {x.shape}")
-    mu, _ = latent_factors(model, x[None] if single else x, batch_size)
-    means = _decode_means(model, mu, batch_size)
+    x = check_images(model, x[None] if single else x)
+    y = model.check_y(y, len(x))
+    mu, _ = latent_factors(model, x, batch_size, y)
+    means = _decode_means(model, mu, batch_size, y)
     return means[0] if single else means
 
 
-def interpolate(model, x_a, x_b, steps=10):
+def interpolate(model, x_a, x_b, steps=10, y_a=None, y_b=None, y=None):
     """Decode the straight line in z between the latent means of two images.
 
     Parameters
@@ -121,6 +178,12 @@ def interpolate(model, x_a, x_b, steps=10):
         The two images.
     steps : int >= 2
         Points on the line, both ends included.
+    y_a, y_b : int, optional
+        The labels of x_a and x_b, for a conditional model (required by it): each image is
+        encoded with its own label, mu(x_a, y_a) and mu(x_b, y_b).
+    y : int, optional
+        The label the line is decoded with, for a conditional model; y_a by default. The
+        line then moves the style from one image to the other while the class stays y.
 
     Returns
     -------
@@ -131,11 +194,14 @@ def interpolate(model, x_a, x_b, steps=10):
         The decoder mean at each point.
     """
     steps = validate.positive_int("steps", steps, minimum=2)
-    mu_a = latent_factors(model, _one_image(model, x_a, "x_a"))[0][0]
-    mu_b = latent_factors(model, _one_image(model, x_b, "x_b"))[0][0]
+    y_a, y_b = _one_label(model, y_a, "y_a"), _one_label(model, y_b, "y_b")
+    y = y_a if y is None else _one_label(model, y, "y")
+    mu_a = latent_factors(model, _one_image(model, x_a, "x_a"), y=y_a)[0][0]
+    mu_b = latent_factors(model, _one_image(model, x_b, "x_b"), y=y_b)[0][0]
     t = np.linspace(0, 1, steps, dtype=model.dtype)[:, None]
     z_path = (1 - t) * mu_a + t * mu_b
-    return z_path, _decode_means(model, z_path)
+    labels = None if y is None else np.repeat(y, steps)
+    return z_path, _decode_means(model, z_path, y=labels)
 
 
 # ---------------------------------------------------------------- pictures of z
@@ -144,7 +210,7 @@ def interpolate(model, x_a, x_b, steps=10):
 MANIFOLD_SPACINGS = ("linear", "quantile")
 
 
-def manifold_grid(model, n=20, span=2.0, spacing="linear"):
+def manifold_grid(model, n=20, span=2.0, spacing="linear", y=None):
     """Decode an n x n grid of z: the learned manifold of a model with a 2-D latent space.
 
     Parameters
@@ -159,6 +225,8 @@ def manifold_grid(model, n=20, span=2.0, spacing="linear"):
         the prior, z = Phi^{-1}(p) for p evenly spaced in [Phi(-span), Phi(span)], as in
         Kingma & Welling's Figure 4: the same extent, with points closer together near 0,
         where the prior puts its mass.
+    y : int, optional
+        The label every point is decoded with, for a conditional model (required by it).
 
     Returns
     -------
@@ -177,7 +245,9 @@ def manifold_grid(model, n=20, span=2.0, spacing="linear"):
     values = _grid_values(n, span, spacing)
     z_1, z_2 = np.meshgrid(values, values[::-1])       # z_2 decreasing down the rows
     z_grid = np.column_stack([z_1.ravel(), z_2.ravel()]).astype(model.dtype)
-    return z_grid, _decode_means(model, z_grid)
+    y = _one_label(model, y, "y")
+    labels = None if y is None else np.repeat(y, n * n)
+    return z_grid, _decode_means(model, z_grid, y=labels)
 
 
 def _grid_values(n, span, spacing):
@@ -274,12 +344,14 @@ def inverse_normal_cdf(p):
 # ---------------------------------------------------------------- checks and helpers
 
 
-def _decode_means(model, z, batch_size=1000):
-    """The decoder mean for each row of z, shape (N, K) -> (N, D), a batch at a time."""
+def _decode_means(model, z, batch_size=1000, y=None):
+    """The decoder mean for each row of z, shape (N, K) -> (N, D), a batch at a time; y holds
+    the labels (N,) of a conditional model."""
     means = np.empty((len(z), model.x_dim), dtype=model.dtype)
     for start in range(0, len(z), batch_size):
         stop = start + batch_size
-        means[start:stop] = model.decode(z[start:stop])["mean"]
+        means[start:stop] = model.decode(z[start:stop],
+                                         None if y is None else y[start:stop])["mean"]
     return means
 
 
@@ -299,6 +371,14 @@ def _one_image(model, x, name):
         raise ValueError(f"{name} must be one image of shape ({model.x_dim},) or "
                          f"(1, {model.x_dim}); got shape {x.shape}")
     return x.reshape(1, model.x_dim)
+
+
+def _one_label(model, label, name):
+    """One label (an int) as an array of shape (1,) for a conditional model, None for an
+    unconditional one; the model refuses, naming ``name``, a label it cannot take."""
+    if label is not None and np.ndim(label) == 0:
+        label = [label]
+    return model.check_y(label, 1, name)
 
 
 def _check_bool(name, value):

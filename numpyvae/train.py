@@ -7,6 +7,9 @@
         mu_x, sigma_x <- P_theta(z^{i,j})
         take a gradient step on the batch mean of (1/r) sum_j -log P(x^i|z^{i,j}) + beta KL^i
 
+A conditional model (``VAE(..., n_classes=C)``) also takes the labels y^i of the batch, and
+the step is on the conditional ELBO, eq. (55).
+
 With ``objective="iwae"`` the step is on the importance-weighted bound of Burda et al.
 instead, the r draws being its k importance samples: the batch mean of
 -log (1/r) sum_j w^{i,j}, eq. (49), with w^{i,j} = P(x^i|z^{i,j}) p(z^{i,j}) / q(z^{i,j}|x^i).
@@ -68,13 +71,17 @@ class Trainer:
         The loss of each step: the negative ELBO, eqs. (2)-(3), or the negative
         importance-weighted bound, eq. (49). The bound has no KL term, so "iwae" takes neither
         a beta other than 1, nor a warm-up, nor ``corrupt``.
+    train_y : ndarray of int, shape (N,), optional
+        The labels of the training images, for a conditional model (required by it).
     """
 
     def __init__(self, model, optimizer, train_x, *, samples=1, batch_size=128, beta=1.0,
-                 warmup=0.0, seed=0, binarize_dynamic=None, corrupt=None, objective="elbo"):
+                 warmup=0.0, seed=0, binarize_dynamic=None, corrupt=None, objective="elbo",
+                 train_y=None):
         self.model = model
         self.optimizer = optimizer
         self.train_x = model.check_x(train_x, "train_x")
+        self.train_y = model.check_y(train_y, len(self.train_x), "train_y")
         self.samples = validate.positive_int("samples", samples)
         self.batch_size = validate.positive_int("batch_size", batch_size)
         self.beta = validate.nonnegative_float("beta", beta)
@@ -97,6 +104,12 @@ class Trainer:
         """The training images of batch ``batch`` of an epoch that visits them in ``order``."""
         return self.train_x[order[batch * self.batch_size:(batch + 1) * self.batch_size]]
 
+    def gather_labels(self, order, batch):
+        """The labels of the images of :meth:`gather` (None for an unconditional model)."""
+        if self.train_y is None:
+            return None
+        return self.train_y[order[batch * self.batch_size:(batch + 1) * self.batch_size]]
+
     def step(self, epoch, batch, order, rng):
         """One gradient step on batch ``batch`` of epoch ``epoch``; returns its statistics.
 
@@ -105,6 +118,7 @@ class Trainer:
         two parts of the negative ELBO (with "iwae", of the ELBO of the same r samples).
         """
         x = self.gather(order, batch)                              # x^1..x^B
+        y = self.gather_labels(order, batch)                       # their labels, if any
         if self.binarize_dynamic is not None:
             x = self.binarize_dynamic(x, rng)
         x_input = self.corrupt(x, rng) if self.corrupt is not None else None
@@ -112,7 +126,7 @@ class Trainer:
                                 dtype=self.model.dtype)            # B*r noise vectors v
         loss, recon, kl = self.model.compute_gradients(
             x, v, self.beta_at(epoch, batch), x_input=x_input, check=False, return_parts=True,
-            objective=self.objective)                              # eqs. (2)-(3) or (49)
+            objective=self.objective, y=y)                         # eqs. (2)-(3) or (49)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1} of "

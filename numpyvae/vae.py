@@ -10,6 +10,10 @@ Forward, for a batch x of B examples and noise v of r draws per example:
 
 and the backward runs the same steps in reverse, each with the equation it implements.
 
+With ``n_classes`` the model is a conditional VAE (Sohn et al.): every call takes the integer
+labels y of the examples, the encoder reads [x, onehot(y)], the decoder [z, onehot(y)], and
+the loss is the negative of the conditional ELBO, eq. (55) (docs/derivation.md, section 15).
+
 With ``objective="iwae"`` the loss is instead the importance-weighted bound of Burda et al.,
 with the r draws of v as its S importance samples (docs/derivation.md, section 11.1):
 
@@ -64,11 +68,16 @@ class VAE:
         Activation on the Gaussian decoder's mean head: "sigmoid" (the default for the
         Gaussian likelihoods), "identity" or another of ACTIVATIONS. Unused by Bernoulli,
         whose config records "identity".
+    n_classes : int >= 2, optional
+        The number C of classes of a conditional VAE: the first hidden layer of each network
+        also reads onehot(y), through the parameters ``enc.h1.Wy`` and ``dec.h1.Wy`` of shape
+        (C, hidden size), and every call takes the labels y, integers 0..C-1 of shape (B,).
+        None (the default) is the unconditional VAE, which takes no labels.
     """
 
     def __init__(self, x_dim, z_dim, hidden=(400,), likelihood="bernoulli", activation="relu",
                  dtype=np.float32, seed=0, *, sigma_parameterization="log_var", sigma_x=None,
-                 sigma_x_floor=1e-2, mean_activation=None):
+                 sigma_x_floor=1e-2, mean_activation=None, n_classes=None):
         x_dim = validate.positive_int("x_dim", x_dim)
         z_dim = validate.positive_int("z_dim", z_dim)
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
@@ -97,14 +106,21 @@ class VAE:
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {dtype}")
         seed = validate.positive_int("seed", seed, minimum=0)
+        if n_classes is not None:
+            n_classes = validate.positive_int("n_classes", n_classes, minimum=2)
+            if not hidden:
+                raise ValueError("n_classes needs at least one hidden layer: the label enters "
+                                 "the first hidden layer of each network; got hidden=()")
 
         self.x_dim, self.z_dim, self.hidden = x_dim, z_dim, hidden
+        self.n_classes = n_classes
         self.dtype = dtype
         self.config = {
             "x_dim": x_dim, "z_dim": z_dim, "hidden": list(hidden), "likelihood": likelihood,
             "activation": activation, "dtype": dtype.name, "seed": seed,
             "sigma_parameterization": sigma_parameterization, "sigma_x": float(sigma_x),
             "sigma_x_floor": float(sigma_x_floor), "mean_activation": mean_activation,
+            "n_classes": n_classes,
         }
         self.likelihood = make_likelihood(likelihood, sigma_x=sigma_x,
                                           sigma_x_floor=sigma_x_floor,
@@ -115,10 +131,11 @@ class VAE:
         self._grads = FlatArrays(shapes, dtype)
         self._initialize(seed)
 
+        conditional = n_classes is not None
         self.encoder = GaussianEncoder(len(hidden), activation, sigma_parameterization,
-                                       self._params, self._grads)
+                                       self._params, self._grads, conditional)
         self.decoder = Decoder(len(hidden), activation, self.likelihood,
-                               self._params, self._grads)
+                               self._params, self._grads, conditional)
 
     @classmethod
     def from_config(cls, config):
@@ -135,6 +152,8 @@ class VAE:
 
         def dense(name, n_in, n_out):
             shapes[name + ".W"] = (n_in, n_out)
+            if self.n_classes is not None and name.endswith(".h1"):
+                shapes[name + ".Wy"] = (self.n_classes, n_out)   # eq. (56): onehot(y)'s rows
             shapes[name + ".b"] = (n_out,)
 
         sizes = (self.x_dim,) + self.hidden
@@ -153,13 +172,17 @@ class VAE:
 
     def _initialize(self, seed):
         # The default of PyTorch's nn.Linear, so that the two start from the same distribution.
+        # A conditional first layer is nn.Linear(D_in + C, D_out): W and Wy share its fan-in.
         rng = np.random.default_rng(seed)
         own = {"dec." + name: name for name in self.likelihood.parameters}
         for name, arr in self._params.items():
             if name in own:                                # no fan-in: the likelihood's start
                 arr[...] = self.likelihood.initial_value(own[name])
                 continue
-            fan_in = self._params[name[:-2] + ".W"].shape[0]
+            layer = name.rsplit(".", 1)[0]
+            fan_in = self._params[layer + ".W"].shape[0]
+            if layer + ".Wy" in self._params:
+                fan_in += self.n_classes
             bound = 1.0 / np.sqrt(fan_in)
             arr[...] = rng.uniform(-bound, bound, size=arr.shape)
 
@@ -204,12 +227,14 @@ class VAE:
                   "sigmoid": 33, "softplus": 34}
         c = self.config
         layer, part = name.rsplit(".", 1)
+        if name == "dec.sigma_x.t":                        # the shared sigma_x: no layer
+            return (4, 19, 21, 22, 47)
         dense = [25 if part == "W" else 26]
+        if part == "Wy" or (part == "W" and layer + ".Wy" in self._params):
+            dense = [58]                                   # a layer on [x, onehot(y)]
         hidden = [24, 27, act_eq[c["activation"]]] if self.hidden else []
         decoder_out = {"bernoulli": [16, 18], "gaussian": [19, 20, 21, 22],
                        "gaussian-shared": [19, 20], "gaussian-fixed": [19, 20]}[c["likelihood"]]
-        if name == "dec.sigma_x.t":                        # the shared sigma_x: no layer
-            return (4, 19, 21, 22, 47)
         if c["likelihood"] != "bernoulli" and c["mean_activation"] != "identity":
             decoder_out += [27, act_eq[c["mean_activation"]]]
         sigma = {"log_var": [6, 7], "softplus": [8]}[c["sigma_parameterization"]]
@@ -218,6 +243,8 @@ class VAE:
             path += hidden
         elif layer.startswith("enc."):
             path += [24, 9] + hidden                       # back through the decoder to z
+            if self.n_classes is not None:
+                path += [57]                               # z's block of [z, onehot(y)]
             if layer != "enc." + c["sigma_parameterization"]:
                 path += [10, 13]                           # mu's share
             if layer != "enc.mu":
@@ -237,15 +264,40 @@ class VAE:
     def _check_v(self, v, batch_size):
         return validate.float_array("v", v, ("r", batch_size, self.z_dim), self.dtype)
 
+    def check_y(self, y, batch_size, name="y"):
+        """The labels y of a conditional model, checked; None for an unconditional one.
+
+        A conditional model (built with ``n_classes``) needs y: integers 0..n_classes-1 of
+        shape (batch_size,), one per example. An unconditional model takes none.
+        """
+        if self.n_classes is None:
+            if y is not None:
+                raise ValueError(f"{name} must be None: this model is unconditional (built "
+                                 f"without n_classes) and takes no labels; got "
+                                 f"{validate.describe(y)}")
+            return None
+        if y is None:
+            raise ValueError(f"{name} is required: this model is conditional (n_classes = "
+                             f"{self.n_classes}) and needs the label of each example, "
+                             f"integers 0..{self.n_classes - 1} of shape ({batch_size},)")
+        return validate.labels(name, y, batch_size, self.n_classes)
+
     # ---------------------------------------------------------------- inference
 
-    def encode(self, x):
-        """The latent factors of x: mu and sigma of q(z|x), each (B, z_dim)."""
-        x = self.check_x(x)
-        return self.encoder.forward(x)
+    def encode(self, x, y=None):
+        """The latent factors of x: mu and sigma of q(z|x), each (B, z_dim).
 
-    def decode(self, z):
+        A conditional model needs the labels y (B,) of the images: q(z|x, y).
+        """
+        x = self.check_x(x)
+        y = self.check_y(y, x.shape[0])
+        return self.encoder.forward(x, y=y)
+
+    def decode(self, z, y=None):
         """Parameters of P(x|z) for z of shape (B, z_dim) or (r, B, z_dim).
+
+        A conditional model needs the labels y of shape (B,): P(x|z, y), every one of the r
+        samples of example i decoded with its label y_i.
 
         Returns a dict: ``"mean"`` holds the Bernoulli probabilities or the Gaussian mean, and
         ``"sigma"`` holds sigma_x for the Gaussian likelihoods; Bernoulli adds ``"logits"``.
@@ -257,9 +309,10 @@ class VAE:
                              f"got {z.shape}")
         shape = ("B", self.z_dim) if z.ndim == 2 else ("r", "B", self.z_dim)
         z = validate.float_array("z", z, shape, self.dtype)
-        return _public(self.decoder.forward(z))
+        y = self.check_y(y, z.shape[-2])
+        return _public(self.decoder.forward(z, y=y))
 
-    def sample(self, n, rng, return_decoded=False):
+    def sample(self, n, rng, return_decoded=False, y=None):
         """n draws x ~ P(x|z) with z ~ N(0, I): generation, as at the end of the notes.
 
         Parameters
@@ -270,6 +323,8 @@ class VAE:
             Also return the decoder's output for the drawn z: a dict with ``"z"``, ``"mean"``
             (the decoder means, the usual picture of a VAE sample) and, for Gaussian
             likelihoods, ``"sigma"``.
+        y : ndarray of int, shape (n,)
+            The class of each draw, for a conditional model (x ~ P(x|z, y)); None otherwise.
 
         Returns
         -------
@@ -278,8 +333,9 @@ class VAE:
         """
         n = validate.positive_int("n", n)
         validate.generator("rng", rng)
+        y = self.check_y(y, n)
         z = rng.standard_normal((n, self.z_dim), dtype=self.dtype)          # eq. (35)
-        decoded = self.decoder.forward(z)
+        decoded = self.decoder.forward(z, y=y)
         x = self.likelihood.sample(decoded, rng)                            # eq. (35)
         if return_decoded:
             return x, dict(_public(decoded), z=z)
@@ -287,19 +343,20 @@ class VAE:
 
     # ---------------------------------------------------------------- objective
 
-    def _forward(self, x, v, beta, x_input=None):
+    def _forward(self, x, v, beta, x_input=None, y=None):
         """The loss, the negative of the ELBO of eq. (1) estimated as in eq. (2), and
         everything the backward needs.
 
         ``x_input`` (denoising): the encoder sees it, while x stays the reconstruction target.
+        With labels y, both networks read them and the ELBO is the conditional one, eq. (55).
         """
-        mu, sigma = self.encoder.forward(x if x_input is None else x_input)   # eqs. (5)-(6)
+        mu, sigma = self.encoder.forward(x if x_input is None else x_input, y=y)  # eqs. (5)-(6)
         z, reparam_cache = reparameterize_forward(mu, sigma, v)     # eq. (9)
-        decoded = self.decoder.forward(z, mean=False)               # P(x|z_j): its parameters
+        decoded = self.decoder.forward(z, y=y, mean=False)          # P(x|z_j, y): its parameters
         nll = self.likelihood.nll(x, decoded)                       # (r, B): eqs. (16)/(19)
         kl, kl_cache = kl_forward(mu, sigma)                        # (B,): eq. (12)
         recon = nll.mean(axis=0)                                    # eq. (2): 1/r sum_j
-        per_example = recon + beta * kl                             # eq. (2)
+        per_example = recon + beta * kl                             # eq. (2); given y, eq. (55)
         loss = float(per_example.mean())                            # eq. (3)
         state = (x, decoded, reparam_cache, kl_cache, nll.shape)
         return loss, {"recon": recon, "kl": kl, "loss": per_example}, state
@@ -317,14 +374,15 @@ class VAE:
         dsigma += dsigma_kl                                         # sigma feeds z and the KL
         self.encoder.backward(dmu, dsigma)                          # eqs. (7)/(8), (23)-(34)
 
-    def _forward_iwae(self, x, v):
+    def _forward_iwae(self, x, v, y=None):
         """The loss, the negative importance-weighted bound of eq. (49) with the S draws of v
         as its samples, its parts, and everything the backward needs.
 
         The forward is the evaluation's (``evaluate.log_weights``): one encoder pass, and the
-        S*B samples through the decoder as one batch of rows.
+        S*B samples through the decoder as one batch of rows. With labels y it bounds
+        log p(x|y).
         """
-        log_w, cache = log_weights(self, x, v, return_cache=True)   # (S, B): eqs. (37)-(38)
+        log_w, cache = log_weights(self, x, v, return_cache=True, y=y)   # eqs. (37)-(38)
         bound, bound_cache = iwae_bound_forward(log_w)              # (B,): eqs. (49)-(50)
         loss = float(-bound.mean())                                 # eq. (49)
         log_px_given_z = cache[-1]                                  # (S, B)
@@ -350,7 +408,7 @@ class VAE:
         dsigma += dsigma_q                                          # sigma feeds z and log q
         self.encoder.backward(dmu, dsigma)                          # eqs. (7)/(8), (23)-(34)
 
-    def _check_inputs(self, x, v, beta, x_input):
+    def _check_inputs(self, x, v, beta, x_input, y):
         x = self.check_x(x)
         v = self._check_v(v, x.shape[0])
         beta = validate.nonnegative_float("beta", beta)
@@ -360,27 +418,30 @@ class VAE:
             if x_input.shape != x.shape:
                 raise ValueError(f"x_input must have the shape of x, {x.shape}; "
                                  f"got {x_input.shape}")
-        return x, v, beta, x_input
+        y = self.check_y(y, x.shape[0])
+        return x, v, beta, x_input, y
 
-    def elbo_terms(self, x, v, beta=1.0, x_input=None):
+    def elbo_terms(self, x, v, beta=1.0, x_input=None, y=None):
         """The negative ELBO of each example and its parts, in nats.
 
         Returns a dict of arrays of shape (B,): ``"recon"`` = 1/r sum_j -log P(x|z_j),
-        ``"kl"`` = KL(q(z|x) || p(z)), and ``"loss"`` = recon + beta * kl, eq. (2).
+        ``"kl"`` = KL(q(z|x) || p(z)), and ``"loss"`` = recon + beta * kl, eq. (2). A
+        conditional model takes the labels y (B,), and its terms are those of eq. (55).
         """
-        return self._forward(*self._check_inputs(x, v, beta, x_input))[1]
+        return self._forward(*self._check_inputs(x, v, beta, x_input, y))[1]
 
-    def loss(self, x, v, beta=1.0, x_input=None, objective="elbo"):
+    def loss(self, x, v, beta=1.0, x_input=None, objective="elbo", y=None):
         """The batch mean of the negative ELBO, eq. (3), or with ``objective="iwae"`` of the
-        negative importance-weighted bound, eq. (49), as a float."""
+        negative importance-weighted bound, eq. (49), as a float. A conditional model takes
+        the labels y (B,)."""
         _check_objective(objective, beta, x_input)
-        x, v, beta, x_input = self._check_inputs(x, v, beta, x_input)
+        x, v, beta, x_input, y = self._check_inputs(x, v, beta, x_input, y)
         if objective == "iwae":
-            return self._forward_iwae(x, v)[0]
-        return self._forward(x, v, beta, x_input)[0]
+            return self._forward_iwae(x, v, y)[0]
+        return self._forward(x, v, beta, x_input, y)[0]
 
     def compute_gradients(self, x, v, beta=1.0, x_input=None, check=True, return_parts=False,
-                          objective="elbo"):
+                          objective="elbo", y=None):
         """The loss; its gradients are left in :meth:`gradients` and :attr:`flat_gradients`.
 
         The training loop uses this: nothing is copied. ``check=False`` skips the argument
@@ -388,22 +449,23 @@ class VAE:
         ``(loss, recon, kl)``: the batch means of the two terms of the ELBO as well. With
         ``objective="iwae"`` they are those of the ELBO estimated on the same S samples,
         recon = 1/S sum_j -log P(x|z_j) and kl = 1/S sum_j (log q(z_j|x) - log p(z_j)), so
-        that -(recon + kl) is that ELBO, never above the bound of the same samples.
+        that -(recon + kl) is that ELBO, never above the bound of the same samples. A
+        conditional model takes the labels y (B,).
         """
         _check_objective(objective, beta, x_input)
         if check:
-            x, v, beta, x_input = self._check_inputs(x, v, beta, x_input)
+            x, v, beta, x_input, y = self._check_inputs(x, v, beta, x_input, y)
         if objective == "iwae":
-            loss, terms, state = self._forward_iwae(x, v)
+            loss, terms, state = self._forward_iwae(x, v, y)
             self._backward_iwae(state)
         else:
-            loss, terms, state = self._forward(x, v, beta, x_input)
+            loss, terms, state = self._forward(x, v, beta, x_input, y)
             self._backward(beta, state)
         if return_parts:
             return loss, float(terms["recon"].mean()), float(terms["kl"].mean())
         return loss
 
-    def loss_and_grad(self, x, v, beta=1.0, x_input=None, objective="elbo"):
+    def loss_and_grad(self, x, v, beta=1.0, x_input=None, objective="elbo", y=None):
         """The batch mean loss and its gradient with respect to every parameter.
 
         Parameters
@@ -420,6 +482,10 @@ class VAE:
             "elbo": the negative ELBO, eqs. (2)-(3). "iwae": the negative importance-weighted
             bound of Burda et al., -1/B sum_i log (1/S) sum_j w_ij, eq. (49), with the S = r
             draws of v as the importance samples of each example.
+        y : ndarray of int, shape (B,)
+            The label of each example, 0..n_classes-1: required by a conditional model
+            (``n_classes``), refused by an unconditional one. The loss is then the negative
+            conditional ELBO, eq. (55), or the bound on log p(x|y).
 
         Returns
         -------
@@ -427,14 +493,15 @@ class VAE:
         grads : dict of str -> ndarray
             Same keys and shapes as :meth:`parameters`; fresh arrays, safe to keep.
         """
-        loss = self.compute_gradients(x, v, beta, x_input, objective=objective)
+        loss = self.compute_gradients(x, v, beta, x_input, objective=objective, y=y)
         return loss, {name: g.copy() for name, g in self._grads.items()}
 
     def __repr__(self):
         c = self.config
         return (f"VAE(x_dim={c['x_dim']}, z_dim={c['z_dim']}, hidden={tuple(c['hidden'])}, "
                 f"likelihood={c['likelihood']!r}, activation={c['activation']!r}, "
-                f"dtype=numpy.{c['dtype']})")
+                f"dtype=numpy.{c['dtype']}"
+                + (f", n_classes={self.n_classes})" if self.n_classes is not None else ")"))
 
 
 def _public(decoded):

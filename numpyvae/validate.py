@@ -72,3 +72,37 @@ def float_array(name, value, shape, dtype):
         raise ValueError(
             f"{name} must be finite; got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
     return arr
+
+
+def labels(name, value, count, n_classes):
+    """``value`` as an integer array of shape (count,) with every entry in 0..n_classes-1.
+
+    Integers only: floats, even whole ones, and booleans are refused, so that a batch of
+    images passed by mistake in place of the labels is caught. Returns an int64 array.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as err:  # noqa: BLE001 - whatever asarray chokes on
+        raise ValueError(f"{name} must be an array of integer labels of shape ({count},); "
+                         f"got {value!r}") from err
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer labels 0..{n_classes - 1}; got dtype "
+                         f"{arr.dtype}")
+    if arr.shape != (count,):
+        raise ValueError(f"{name} must have shape ({count},), one label per example; "
+                         f"got shape {arr.shape}")
+    outside = (arr < 0) | (arr >= n_classes)
+    if outside.any():
+        index = int(np.argmax(outside))
+        raise ValueError(f"{name} must hold labels 0..{n_classes - 1} (n_classes = "
+                         f"{n_classes}); got {arr[index]} at index {index}")
+    return arr.astype(np.int64, copy=False)
+
+
+def describe(value):
+    """A short description of an argument for an error message: an array by its shape."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"an array of shape {tuple(shape)}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -132,6 +132,12 @@ TASKS = (
                  "compute dmean of shape (..., B, D) and dsigma of shape (1,), the gradient "
                  "of the one sigma_x of every pixel; dnll is already shaped (..., B, 1)"),
     ), points=3, minutes=20, builds_on=("gaussian",), kind="code"),
+    Task("concat-backward", "the conditional VAE's first layer, on [x, onehot(y)]: its backward", (
+        Function("numpyvae/conditional.py", "concat_dense_backward", (26, 57, 58),
+                 "return dx (None when input_grad is False), dW, dWy and db, each of the "
+                 "shape of what it is the gradient of; the label's block of the input "
+                 "gradient is dropped"),
+    ), points=6, minutes=30, builds_on=("dense-backward",), kind="code"),
     Task("sgd", "SGD with momentum", (
         Function("numpyvae/optim/sgd.py", "sgd_update", (40,),
                  "update the velocity u and theta in place"),

@@ -5,7 +5,8 @@ package's code: no shared helpers, loops where they make the formula obvious, ma
 numpy would hide an overflow. It is slow and only for tiny float64 problems.
 
 It holds only what no task asks a student to write: the encoder and decoder networks and the
-two likelihoods' values.
+two likelihoods' values. A conditional model's first layer is written as the notes of the
+conditional VAE write it: the concatenation [x, onehot(y)] times the stacked [W; Wy].
 """
 import math
 
@@ -22,20 +23,34 @@ ACT = {
 }
 
 
-def mlp(params, prefix, n_layers, activation, x):
-    """Hidden layers of the encoder or decoder; also returns every pre-activation."""
+def onehot(y, n_classes):
+    """Rows e_n with a 1 in column y_n, written with a loop."""
+    e = np.zeros((len(y), n_classes))
+    for n, label in enumerate(y):
+        e[n, label] = 1.0
+    return e
+
+
+def mlp(params, prefix, n_layers, activation, x, y=None):
+    """Hidden layers of the encoder or decoder; also returns every pre-activation.
+
+    With labels y, the first layer reads [x, onehot(y)] with the weight [W; Wy]."""
     pre = []
     for i in range(1, n_layers + 1):
-        a = x @ params[f"{prefix}.h{i}.W"] + params[f"{prefix}.h{i}.b"]
+        W = params[f"{prefix}.h{i}.W"]
+        if i == 1 and y is not None:
+            Wy = params[f"{prefix}.h1.Wy"]
+            x, W = np.hstack([x, onehot(y, len(Wy))]), np.vstack([W, Wy])
+        a = x @ W + params[f"{prefix}.h{i}.b"]
         pre.append(a)
         x = ACT[activation](a)
     return x, pre
 
 
-def encode(params, config, x):
-    """mu and sigma of q(z|x), and the hidden pre-activations."""
+def encode(params, config, x, y=None):
+    """mu and sigma of q(z|x) (of q(z|x, y) with labels y), and the hidden pre-activations."""
     n = len(config["hidden"])
-    h, pre = mlp(params, "enc", n, config["activation"], x)
+    h, pre = mlp(params, "enc", n, config["activation"], x, y)
     mu = h @ params["enc.mu.W"] + params["enc.mu.b"]
     if config.get("sigma_parameterization", "log_var") == "log_var":
         s = h @ params["enc.log_var.W"] + params["enc.log_var.b"]
@@ -46,10 +61,11 @@ def encode(params, config, x):
     return mu, sigma, pre
 
 
-def decode(params, config, z):
-    """Distribution parameters of P(x|z) for z (N, K), and the hidden pre-activations."""
+def decode(params, config, z, y=None):
+    """Distribution parameters of P(x|z) for z (N, K) (of P(x|z, y) with labels y (N,)), and
+    the hidden pre-activations."""
     n = len(config["hidden"])
-    h, pre = mlp(params, "dec", n, config["activation"], z)
+    h, pre = mlp(params, "dec", n, config["activation"], z, y)
     lik = config["likelihood"]
     if lik == "bernoulli":
         logits = h @ params["dec.logits.W"] + params["dec.logits.b"]
@@ -81,11 +97,13 @@ def gaussian_nll(x, mean, sigma):
     return total
 
 
-def pre_activations(params, config, x, z):
+def pre_activations(params, config, x, z, y=None):
     """Every hidden pre-activation of a forward pass, flattened (to keep relu off its kink).
 
-    ``z`` holds the latent samples the decoder sees, of shape (r, B, K).
+    ``z`` holds the latent samples the decoder sees, of shape (r, B, K); ``y`` the labels (B,)
+    of a conditional model.
     """
-    _, _, pre_enc = encode(params, config, x)
-    _, pre_dec = decode(params, config, z.reshape(-1, z.shape[-1]))
+    _, _, pre_enc = encode(params, config, x, y)
+    rows = None if y is None else np.tile(y, z.shape[0])     # sample j, example i: y_i
+    _, pre_dec = decode(params, config, z.reshape(-1, z.shape[-1]), rows)
     return np.concatenate([a.ravel() for a in pre_enc + pre_dec] or [np.ones(1)])

@@ -537,3 +537,146 @@ def test_evaluate_counts_the_active_units(run_dir, capsys):
     assert re.search(rf"^active units +{count} of 2  \(Var_x mu_u\(x\) > 0\.01", out, re.M)
     assert (result["epochs"], result["limit"], result["seed"]) == (1, 300, 0)
     assert "trained on -ELBO for 1 epoch, on 300 test images" in out
+
+
+# ---------------------------------------------------------------------- the conditional VAE
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    """A conditional run on mnist-mini: 1 epoch of 313 steps, enough for the labels to show."""
+    out = tmp_path_factory.mktemp("conditional") / "run"
+    assert main(["train", "--conditional", "--out", str(out), "--epochs", "1", "--hidden", "64",
+                 "--z-dim", "2", "--batch-size", "32", "--lr", "3e-3", "--quiet"]) == 0
+    return out
+
+
+def nearest_class_means(images):
+    """The label of the training class mean nearest to each image (mnist-mini)."""
+    from numpyvae.datasets import load_dataset
+    data = load_dataset("mnist-mini")
+    means = np.stack([data.train_x[data.train_y == c].mean(axis=0) for c in range(10)])
+    return (((images[:, None, :] - means[None]) ** 2).sum(axis=-1)).argmin(axis=1)
+
+
+def test_train_conditional_then_sample_label_7_draws_sevens(conditional_run, tmp_path, capsys):
+    config = json.loads((conditional_run / "config.json").read_text())
+    model, _ = open_run(conditional_run)
+    assert config["conditional"] is True and model.n_classes == 10
+    assert {"enc.h1.Wy", "dec.h1.Wy"} <= set(model.parameters())
+    assert (conditional_run / "classes.png").exists()
+    assert not (conditional_run / "samples.png").exists()
+    out = tmp_path / "sevens.png"
+    assert main(["sample", str(conditional_run), "--label", "7", "--out", str(out),
+                 "--save-npy"]) == 0
+    assert "wrote" in capsys.readouterr().out and png(out)
+    means = np.load(tmp_path / "sevens-mean.npy")
+    assert means.shape == (100, 784)
+    np.testing.assert_array_equal(np.load(tmp_path / "sevens-y.npy"), np.full(100, 7))
+    # a chance model would put 10% nearest to the mean seven; this one puts most there
+    assert np.mean(nearest_class_means(means) == 7) > 0.6
+
+
+def test_sample_of_a_conditional_run_without_label_draws_one_row_per_class(conditional_run,
+                                                                            tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(conditional_run), "--out", str(out), "--n", "6",
+                 "--save-npy"]) == 0
+    height, width = png(out)
+    assert height > 1.4 * width                       # 10 rows of classes, 6 columns of z
+    z, y = np.load(tmp_path / "grid-z.npy"), np.load(tmp_path / "grid-y.npy")
+    assert z.shape == (6, 2) and np.array_equal(y, np.repeat(np.arange(10), 6))
+    assert np.load(tmp_path / "grid-mean.npy").shape == (60, 784)
+    assert main(["sample", str(conditional_run), "--draws", "--out",
+                 str(tmp_path / "d.png")]) == 0
+    assert main(["sample", str(conditional_run)]) == 0       # default: RUN/classes.png
+    assert f"wrote {conditional_run / 'classes.png'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sample", "{run}", "--label", "10"],
+     "numpyvae sample: error: --label must be a class of this run, 0 to 9; got 10"),
+    (["sample", "{plain}", "--label", "3"],
+     "numpyvae sample: error: --label is for a conditional run (numpyvae train --conditional); "
+     "this run is unconditional and its model takes no label; got --label 3"),
+    (["manifold", "{run}"],
+     "numpyvae manifold: error: manifold of a conditional run decodes the grid with one "
+     "class: choose it with --label (0 to 9)"),
+    (["encode", "{run}", "--input", "{images}"],
+     "numpyvae encode: error: --input images of a conditional run need --label, their class "
+     "(0 to 9): the model reads each image with its label"),
+    (["reconstruct", "{run}", "--label", "3"],
+     "numpyvae reconstruct: error: --label goes with --input: the test images are read with "
+     "their own labels"),
+    (["interpolate", "{plain}", "--label", "1"],
+     "numpyvae interpolate: error: --label is for a conditional run"),
+    (["train", "--resume", "{run}", "--conditional"],
+     "numpyvae train: error: --resume continues a run with its own settings; only --epochs, "
+     "--data-dir and --lr may be given with it, not --conditional"),
+])
+def test_labels_that_do_not_fit_are_one_line_errors(argv, message, conditional_run, run_dir,
+                                                    tmp_path, capsys):
+    np.save(tmp_path / "images.npy", np.zeros((3, 784)))
+    argv = [a.format(run=conditional_run, plain=run_dir, images=tmp_path / "images.npy")
+            for a in argv]
+    assert main(argv + ["--out", str(tmp_path / "x.png")] if argv[0] != "train" else argv) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(message)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_label_that_is_not_a_class_number_is_an_argparse_error(conditional_run, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", str(conditional_run), "--label", "seven"])
+    assert exit_.value.code == 2
+    assert "argument --label: expected a class label, an integer >= 0, got 'seven'" in \
+        capsys.readouterr().err
+
+
+def test_encode_reads_the_test_labels_or_the_label_of_input_images(conditional_run, tmp_path):
+    from numpyvae.app.run import load_data
+    from numpyvae.inference import latent_factors
+
+    model, config = open_run(conditional_run)
+    data = load_data(config)[0]
+    out = tmp_path / "latents.npz"
+    assert main(["encode", str(conditional_run), "--out", str(out)]) == 0
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["labels"], data.test_y)
+        np.testing.assert_array_equal(saved["mu"],
+                                      latent_factors(model, data.test_x, y=data.test_y)[0])
+    np.save(tmp_path / "in.npy", data.test_x[:4])
+    assert main(["encode", str(conditional_run), "--input", str(tmp_path / "in.npy"),
+                 "--label", "5", "--out", str(out)]) == 0
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["labels"], np.full(4, 5))
+        np.testing.assert_array_equal(saved["mu"],
+                                      model.encode(data.test_x[:4], np.full(4, 5))[0])
+
+
+@pytest.mark.parametrize("command,extra", [
+    ("interpolate", ["--from", "0", "--to", "1"]),
+    ("interpolate", ["--label", "4"]),
+    ("reconstruct", []),
+    ("scatter", ["--limit", "300"]),
+    ("manifold", ["--label", "3", "--n", "8"]),
+])
+def test_figure_commands_of_a_conditional_run(command, extra, conditional_run, tmp_path,
+                                              capsys):
+    out = tmp_path / f"{command}.png"
+    assert main([command, str(conditional_run), "--out", str(out)] + extra) == 0
+    assert png(out)
+
+
+def test_evaluate_of_a_conditional_run_says_it_is_of_p_x_given_y(conditional_run, capsys):
+    assert main(["evaluate", str(conditional_run), "--samples", "10", "--limit", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "n_classes=10" in out
+    assert "a conditional model, given each test image's label: its numbers are of p(x|y)" in out
+
+
+def test_gradcheck_of_a_conditional_model(capsys):
+    assert main(["gradcheck", "--likelihood", "bernoulli", "--n-classes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "n_classes=3" in out
+    for name in ("enc.h1.Wy", "dec.h1.Wy"):
+        assert any(line.startswith(name) and line.rstrip().endswith("pass")
+                   for line in out.splitlines()), name

@@ -117,7 +117,8 @@ def test_latent_factors_in_batches_equal_encode_at_once(monkeypatch):
     mu_all, sigma_all = model.encode(x)
     batches = []
     encode = model.encode
-    monkeypatch.setattr(model, "encode", lambda xb: batches.append(len(xb)) or encode(xb))
+    monkeypatch.setattr(model, "encode",
+                        lambda xb, y=None: batches.append(len(xb)) or encode(xb, y))
     mu, sigma = latent_factors(model, x, batch_size=60)
     assert batches == [60, 60, 60, 60, 10]                 # memory bounded by batch_size
     assert mu.shape == sigma.shape == (250, 4) and mu.dtype == np.float32

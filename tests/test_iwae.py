@@ -474,7 +474,8 @@ def test_one_encoder_pass_and_the_samples_as_one_decoder_batch(monkeypatch):
     calls = []
     encode, decode = model.encoder.forward, model.decoder.forward
     monkeypatch.setattr(model.encoder, "forward",
-                        lambda x_: calls.append(("encoder", x_.shape)) or encode(x_))
+                        lambda x_, **kw: calls.append(("encoder", x_.shape))
+                        or encode(x_, **kw))
     monkeypatch.setattr(model.decoder, "forward",
                         lambda z, **kw: calls.append(("decoder", z.shape)) or decode(z, **kw))
     model.loss_and_grad(x, v, objective="iwae")

@@ -1,7 +1,9 @@
 """Finite-difference check of the full model, every parameter, in float64.
 
 The grid: each likelihood x a smooth and a relu activation x r in {1, 3} x beta in {0, 1}
-x z_dim in {1, 2} x batch in {1, 5}, with two hidden layers.
+x z_dim in {1, 2} x batch in {1, 5}, with two hidden layers. The conditional model
+(n_classes) is checked on the ELBO and the importance-weighted bound, for the Bernoulli and a
+Gaussian decoder.
 """
 import itertools
 
@@ -26,6 +28,12 @@ def make_case(likelihood, activation, r, z_dim, batch, **kwargs):
     The decoder's pre-activations are those at the z the model itself samples: the package's
     reparameterize_forward (a task the full model builds on) makes it from the noise.
     """
+    model, x, v, _ = make_labelled_case(likelihood, activation, r, z_dim, batch, **kwargs)
+    return model, x, v
+
+
+def make_labelled_case(likelihood, activation, r, z_dim, batch, y=None, **kwargs):
+    """As make_case, with the labels ``y`` of a conditional model (``n_classes`` in kwargs)."""
     for seed in range(50):
         model = VAE(X_DIM, z_dim, hidden=HIDDEN, likelihood=likelihood, activation=activation,
                     dtype=np.float64, seed=seed, sigma_x=0.5, **kwargs)
@@ -33,11 +41,11 @@ def make_case(likelihood, activation, r, z_dim, batch, **kwargs):
         x = rng.uniform(0.05, 0.95, size=(batch, X_DIM))
         v = rng.standard_normal((r, batch, z_dim))
         if activation != "relu":
-            return model, x, v
-        z, _ = reparameterize_forward(*model.encode(x), v)
-        pre = oracle.pre_activations(model.parameters(), model.config, x, z)
+            return model, x, v, y
+        z, _ = reparameterize_forward(*model.encode(x, y), v)
+        pre = oracle.pre_activations(model.parameters(), model.config, x, z, y)
         if np.abs(pre).min() > KINK_MARGIN:
-            return model, x, v
+            return model, x, v, y
     raise AssertionError("no seed keeps every relu input off the kink")
 
 
@@ -97,3 +105,37 @@ def test_denoising_input_gradients():
                              model.parameters(), grads)
     assert report.passed, report.failure_message()
     assert loss != pytest.approx(model.loss(x, v, 1.0))
+
+
+# Four classes, five examples: class 2 twice (its gradient row sums two rows of dL/da),
+# class 3 never (its row is zero).
+LABELS = np.array([0, 2, 1, 2, 0])
+
+
+@pytest.mark.parametrize("objective", ["elbo", "iwae"])
+@pytest.mark.parametrize("r", [1, 3])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_conditional_model_every_parameter_gradient(likelihood, activation, r, objective):
+    model, x, v, y = make_labelled_case(likelihood, activation, r, 2, 5, y=LABELS, n_classes=4)
+    report = check_model(model, x, v, 1.0, objective=objective, y=y)
+    assert [row.name for row in report.rows] == list(model.parameters())
+    assert {"enc.h1.Wy", "dec.h1.Wy"} <= {row.name for row in report.rows}
+    assert report.passed, "\n" + report.table() + "\n" + report.failure_message()
+    equations = {row.name: row.equations for row in report.rows}
+    for name in ("enc.h1.Wy", "enc.h1.W", "dec.h1.Wy", "dec.h1.W"):
+        assert 58 in equations[name] and 25 not in equations[name], name
+    assert 57 in equations["enc.mu.W"] and 57 not in equations["dec.h2.W"]
+
+
+def test_conditional_failure_message_names_the_label_equation():
+    """A wrong gradient of Wy sends the student to eq. (58)."""
+    model, x, v, y = make_labelled_case("bernoulli", "tanh", 2, 2, 5, y=LABELS, n_classes=4)
+    _, grads = model.loss_and_grad(x, v, y=y)
+    grads["dec.h1.Wy"] = grads["dec.h1.Wy"] * 2
+    from numpyvae.gradcheck import check_gradients
+    report = check_gradients(lambda: model.loss(x, v, y=y), model.parameters(), grads,
+                             equations={n: model.equations_for(n) for n in grads})
+    assert not report.passed
+    assert "gradient of 'dec.h1.Wy' is wrong" in report.failure_message()
+    assert "(58)" in report.failure_message()

@@ -105,6 +105,8 @@ FIGURES = {
     "grid": lambda m, x, y: plots.image_grid(x[:10], ncols=5, title="Ten test images"),
     "sigma_x": lambda m, x, y: plots.plot_sigma_x(
         VAE(784, 2, hidden=(16,), likelihood="gaussian"), x, n=6),
+    "classes": lambda m, x, y: plots.plot_class_grid(
+        VAE(784, 2, hidden=(16,), n_classes=10), 5, np.random.default_rng(0)),
     "curves": lambda m, x, y: plots.plot_curves([
         {"epoch": 1, "train_loss": 200.0, "train_recon": 180.0, "train_kl": 20.0,
          "test_loss": 190.0, "test_recon": 171.0, "test_kl": 19.0},
@@ -481,3 +483,66 @@ def test_save_figure_leaves_the_old_file_when_it_fails(tmp_path, monkeypatch):
 def test_save_figure_rejects_bad_arguments(tmp_path, name, dpi, message):
     with pytest.raises(ValueError, match=message):
         plots.save_figure(plots.image_grid(np.zeros((1, 784))), tmp_path / name, dpi=dpi)
+
+
+# ---------------------------------------------------------------- the conditional VAE
+
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+           "Sneaker", "Bag", "Ankle boot")
+
+
+def conditional_model(likelihood="bernoulli"):
+    return VAE(784, 3, hidden=(16,), likelihood=likelihood, n_classes=10, seed=4)
+
+
+def test_plot_class_grid_gives_a_row_to_each_class_and_a_column_to_each_z():
+    model = conditional_model()
+    fig = plots.plot_class_grid(model, 4, np.random.default_rng(2), class_names=FASHION)
+    out = generate(model, 4, np.random.default_rng(2), y=np.zeros(4, int))   # the same z
+    mosaic = mosaic_of(fig)
+    assert mosaic.shape == (10 * 28 + 9 * plots.GAP, 4 * 28 + 3 * plots.GAP)
+    for c, j in [(0, 0), (3, 1), (9, 3)]:                # cell (c, j): z_j with the label c
+        expected = model.decode(out["z"][j:j + 1], np.array([c]))["mean"]
+        np.testing.assert_allclose(cell(mosaic, c, j), expected.reshape(28, 28), atol=1e-6)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(FASHION)
+    assert "one row per class, the same 4 z in every row" in ax.get_title()
+    assert "the style stays down a column" in ax.get_xlabel()
+    draws = mosaic_of(plots.plot_class_grid(model, 2, np.random.default_rng(2), draws=True))
+    assert set(np.unique(draws[~np.isnan(draws)])) == {0.0, 1.0}
+
+
+def test_plot_class_grid_refuses_what_it_cannot_draw():
+    with pytest.raises(ValueError, match="class_names must name the model's 10 classes; "
+                                         "got 3 names"):
+        plots.plot_class_grid(conditional_model(), 2, np.random.default_rng(0),
+                              class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="class_grid needs a conditional model"):
+        plots.plot_class_grid(VAE(784, 2, hidden=(16,)), 2, np.random.default_rng(0))
+
+
+def test_plot_samples_of_one_class_says_which():
+    model = conditional_model("gaussian")
+    y = np.full(6, 3)
+    fig = plots.plot_samples(model, 6, np.random.default_rng(1), y=y, class_names=FASHION)
+    title = fig.axes[0].get_title()
+    assert title.startswith("Decoder means $\\mu_x(z, y)$") and "class 3 (Dress)" in title
+    expected = generate(model, 6, np.random.default_rng(1), y=y)["mean"]
+    np.testing.assert_allclose(cell(mosaic_of(fig), 1, 2), np.clip(expected[5], 0, 1)
+                               .reshape(28, 28), atol=1e-6)
+    mixed = plots.plot_samples(model, 2, np.random.default_rng(1), y=np.array([1, 2]))
+    assert "each with its class y" in mixed.axes[0].get_title()
+    with pytest.raises(ValueError, match=r"y is required: this model is conditional"):
+        plots.plot_samples(model, 2, np.random.default_rng(1))
+
+
+def test_plot_reconstructions_of_a_conditional_model_reads_the_labels(trained):
+    _, x, labels = trained
+    model = conditional_model()
+    y = np.asarray(labels[:3], dtype=np.int64)
+    fig = plots.plot_reconstructions(model, x[:3], y=y)
+    recon = model.decode(model.encode(x[:3], y)[0], y)["mean"]
+    np.testing.assert_allclose(cell(mosaic_of(fig), 1, 2), recon[2].reshape(28, 28),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"y is required: this model is conditional"):
+        plots.plot_reconstructions(model, x[:3])

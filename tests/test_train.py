@@ -85,6 +85,24 @@ def test_n_epochs_then_m_more_equals_n_plus_m_in_one_go(tmp_path):
     assert len(read_metrics(tmp_path / "two" / "metrics.jsonl")) == 3
 
 
+def test_a_conditional_run_resumes_exactly_with_its_labels(tmp_path):
+    one_go = train(tmp_path / "one", conditional=True)
+    assert one_go.model.n_classes == 10 and one_go.trainer.train_y is one_go.data.train_y
+    train(tmp_path / "two", conditional=True, epochs=1)
+    resumed = Run.resume(tmp_path / "two", epochs=2, log=quiet)
+    assert resumed.model.n_classes == 10 and resumed.config["conditional"] is True
+    assert resumed.train(progress=False) == "done"
+    _assert_same_state(one_go, resumed)
+    plain = train(tmp_path / "plain", epochs=2)
+    assert plain.model.n_classes is None and plain.trainer.train_y is None
+
+
+def test_conditional_must_be_true_or_false(tmp_path):
+    with pytest.raises(ValueError, match="conditional must be True or False; got 'yes'"):
+        Run.start(tmp_path / "run", {**SMALL, "conditional": "yes"}, log=quiet)
+    assert not (tmp_path / "run").exists()
+
+
 def test_stopping_mid_epoch_writes_a_checkpoint_that_resumes_exactly(tmp_path, monkeypatch):
     one_go = train(tmp_path / "one")
     run = Run.start(tmp_path / "two", SMALL, log=quiet)
@@ -361,12 +379,14 @@ def test_a_run_saved_before_these_options_opens_with_their_defaults(tmp_path):
 
     run = train(tmp_path / "run", epochs=1)
     old = {k: v for k, v in run.config.items()
-           if k not in ("mean_activation", "dequantize", "objective", "adam_eps")}
+           if k not in ("mean_activation", "dequantize", "objective", "adam_eps", "conditional")}
+    del run.model.config["n_classes"]                         # a model config without it
     save_checkpoint(tmp_path / "run" / "checkpoint.npz", run.model, run.optimizer.state_dict(),
                     {"config": old, "position": run.position})
-    _, config = open_run(tmp_path / "run")
+    model, config = open_run(tmp_path / "run")
     assert config["dequantize"] is False and config["mean_activation"] == "identity"
     assert config["objective"] == "elbo" and config["adam_eps"] == 1e-8   # Adam's old eps
+    assert config["conditional"] is False and model.n_classes is None
     resumed = Run.resume(tmp_path / "run", epochs=2, log=quiet)
     assert resumed.train(progress=False) == "done"
 

@@ -33,6 +33,27 @@ def positive_int(text):
     return value
 
 
+def class_count(text):
+    """argparse type: a number of classes, an integer >= 2."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {value}")
+    return value
+
+
+def class_label(text):
+    """argparse type: a class label, an integer >= 0 (the run's model bounds it above)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a class label, an integer >= 0, got "
+                                         f"{text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a class label, an integer >= 0, got "
+                                         f"{value}")
+    return value
+
+
 def _finite_float(text, above, strict):
     """argparse type helper: a finite number > ``above`` (or >= when not ``strict``)."""
     bound = f"{'>' if strict else '>='} {above:g}"
@@ -67,13 +88,15 @@ def cmd_gradcheck(args):
     failed = 0
     for likelihood in likelihoods:
         model = VAE(args.x_dim, args.z_dim, hidden=args.hidden, likelihood=likelihood,
-                    activation=args.activation, dtype=np.float64, seed=args.seed, sigma_x=0.5)
+                    activation=args.activation, dtype=np.float64, seed=args.seed, sigma_x=0.5,
+                    n_classes=args.n_classes)
         rng = np.random.default_rng(args.seed)
         x = rng.uniform(0, 1, (args.batch_size, args.x_dim))
         v = rng.standard_normal((args.samples, args.batch_size, args.z_dim))
+        y = None if args.n_classes is None else rng.integers(0, args.n_classes, args.batch_size)
         print(f"\n{model}, r = {args.samples}, batch = {args.batch_size}, beta = {args.beta:g}")
         try:
-            report = check_model(model, x, v, args.beta)
+            report = check_model(model, x, v, args.beta, y=y)
         except NotImplementedError as err:   # a student copy with a task still to write
             failed += 1
             print(f"not written yet: {err}")
@@ -100,6 +123,8 @@ def add_gradcheck_parser(sub):
     p.add_argument("--samples", type=positive_int, default=3, help="noise samples r")
     p.add_argument("--batch-size", type=positive_int, default=5)
     p.add_argument("--beta", type=nonnegative_float, default=1.0)
+    p.add_argument("--n-classes", type=class_count, metavar="C",
+                   help="check a conditional VAE with C >= 2 classes, on random labels")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gradcheck)
 
@@ -109,7 +134,7 @@ def add_gradcheck_parser(sub):
 TRAIN_FLAGS = ("dataset", "hidden", "z_dim", "likelihood", "activation", "objective", "samples",
                "batch_size", "optimizer", "lr", "adam_eps", "weight_decay", "beta", "warmup",
                "seed", "binarize", "dequantize", "denoise", "mean_activation", "sigma_x",
-               "sigma_x_floor")
+               "sigma_x_floor", "conditional")
 # What --resume takes: the new total of epochs, where the data is now, and a new learning rate
 # (for a schedule of stages).
 RESUME_FLAGS = ("epochs", "data_dir", "lr")
@@ -277,6 +302,10 @@ def add_train_parser(sub):
     p.add_argument("--denoise", action="store_const", const=True,
                    help="the encoder sees a corrupted image and the decoder reconstructs the "
                         "clean one")
+    p.add_argument("--conditional", action="store_const", const=True,
+                   help="a conditional VAE: the encoder reads [x, onehot(y)] and the decoder "
+                        "[z, onehot(y)], y the image's label, with one class per label of the "
+                        "dataset; then `numpyvae sample RUN --label 7` draws sevens")
     p.add_argument("--mean-activation", choices=("identity", "sigmoid"),
                    help="activation on the Gaussian decoders' mean mu_x: sigmoid keeps it in "
                         "(0, 1) like the pixels (the default), identity leaves it free")
@@ -362,6 +391,49 @@ def _images_from(path, model):
     return x
 
 
+def _label(args, model):
+    """--label, checked against the run's model; None when it is not given."""
+    if args.label is None:
+        return None
+    if model.n_classes is None:
+        raise ValueError(f"--label is for a conditional run (numpyvae train --conditional); "
+                         f"this run is unconditional and its model takes no label; got "
+                         f"--label {args.label}")
+    if args.label >= model.n_classes:
+        raise ValueError(f"--label must be a class of this run, 0 to {model.n_classes - 1}; "
+                         f"got {args.label}")
+    return args.label
+
+
+def _images_and_labels(args, model, config):
+    """The images a command reads, and the labels a conditional model reads with them.
+
+    Returns (x, y, labels): the --input images, with --label for every one of them on a
+    conditional run; or the test set, whose own labels a conditional model reads. ``y`` is
+    None for an unconditional run; ``labels`` are the labels known, for the output.
+    """
+    label = _label(args, model)
+    if args.input:
+        x = _images_from(args.input, model)
+        if model.n_classes is not None and label is None:
+            raise ValueError(f"--input images of a conditional run need --label, their class "
+                             f"(0 to {model.n_classes - 1}): the model reads each image with "
+                             f"its label")
+        y = None if label is None else np.full(len(x), label)
+        return x, y, y
+    if label is not None:
+        raise ValueError("--label goes with --input: the test images are read with their own "
+                         "labels")
+    x, labels = _test_set(config, args)
+    return x, (None if model.n_classes is None else labels), labels
+
+
+def _class_names(config):
+    """The names of the classes of the run's dataset, or None."""
+    from ..datasets import DATASET_CLASSES
+    return DATASET_CLASSES.get(config.get("dataset"))
+
+
 def _out_file(args, default_name):
     """Where the command writes: --out, else RUN_DIR/default_name; checked before any work."""
     from ..files import check_file_target
@@ -379,15 +451,31 @@ def _save(fig, path):
 
 def cmd_sample(args):
     from ..files import atomic_write
-    from ..inference import generate
-    from .plots import plot_samples
+    from ..inference import class_grid, generate
+    from .plots import plot_class_grid, plot_samples
+    from .run import CLASS_GRID_COLUMNS
 
-    model, _ = _open(args)
-    out = _out_file(args, "draws.png" if args.draws else "samples.png")
-    _save(plot_samples(model, args.n, np.random.default_rng(args.seed), draws=args.draws), out)
+    model, config = _open(args)
+    label = _label(args, model)
+    names = _class_names(config)
+    if model.n_classes is not None and label is None:     # every class: the class grid
+        n = args.n or CLASS_GRID_COLUMNS
+        out = _out_file(args, "class-draws.png" if args.draws else "classes.png")
+        _save(plot_class_grid(model, n, np.random.default_rng(args.seed), draws=args.draws,
+                              class_names=names), out)
+        make_arrays = class_grid
+    else:
+        n = args.n or 100
+        y = None if label is None else np.full(n, label)
+        out = _out_file(args, "draws.png" if args.draws else "samples.png")
+        _save(plot_samples(model, n, np.random.default_rng(args.seed), draws=args.draws, y=y,
+                           class_names=names), out)
+
+        def make_arrays(model, n, rng, draws):
+            return generate(model, n, rng, draws=draws, y=y)
     if args.save_npy:
-        # the same z as the figure: the same seed, and generate draws z first
-        arrays = generate(model, args.n, np.random.default_rng(args.seed), draws=args.draws)
+        # the same z as the figure: the same seed, and z is drawn first
+        arrays = make_arrays(model, n, np.random.default_rng(args.seed), draws=args.draws)
         stem = str(Path(out).with_suffix(""))
         for key, array in arrays.items():
             with atomic_write(f"{stem}-{key}.npy") as f:
@@ -401,8 +489,8 @@ def cmd_reconstruct(args):
 
     model, config = _open(args)
     out = _out_file(args, "reconstructions.png")
-    x = _images_from(args.input, model) if args.input else _test_set(config, args)[0]
-    _save(plot_reconstructions(model, x, n=min(args.n, len(x))), out)
+    x, y, _ = _images_and_labels(args, model, config)
+    _save(plot_reconstructions(model, x, n=min(args.n, len(x)), y=y), out)
     return 0
 
 
@@ -416,8 +504,8 @@ def cmd_sigma_x(args):
                          f"({', '.join(LEARNED_SIGMA_X)}); this run's likelihood is "
                          f"{config['likelihood']}")
     out = _out_file(args, "sigma_x.png")
-    x = _images_from(args.input, model) if args.input else _test_set(config, args)[0]
-    _save(plot_sigma_x(model, x, n=min(args.n, len(x))), out)
+    x, y, _ = _images_and_labels(args, model, config)
+    _save(plot_sigma_x(model, x, n=min(args.n, len(x)), y=y), out)
     return 0
 
 
@@ -427,18 +515,15 @@ def cmd_encode(args):
 
     model, config = _open(args)
     out = _out_file(args, "latents.npz")
-    labels = None
-    if args.input:
-        x = _images_from(args.input, model)
-    else:
-        x, labels = _test_set(config, args)
-    mu, sigma = latent_factors(model, x)
+    x, y, labels = _images_and_labels(args, model, config)
+    mu, sigma = latent_factors(model, x, y=y)
     arrays = {"mu": mu, "sigma": sigma}
     if labels is not None:
         arrays["labels"] = labels
     with atomic_write(out) as f:
         np.savez(f, **arrays)
-    print(f"wrote {out}: mu and sigma of q(z|x), each {mu.shape}"
+    given = "" if y is None else ", y"
+    print(f"wrote {out}: mu and sigma of q(z|x{given}), each {mu.shape}"
           + (", and the labels" if labels is not None else ""))
     return 0
 
@@ -451,8 +536,12 @@ def cmd_manifold(args):
         raise ValueError(f"manifold needs z_dim = 2; this model has z_dim = {model.z_dim}. "
                          f"Use `numpyvae scatter`, which projects onto two principal "
                          f"components, or train with --z-dim 2")
+    label = _label(args, model)
+    if model.n_classes is not None and label is None:
+        raise ValueError(f"manifold of a conditional run decodes the grid with one class: "
+                         f"choose it with --label (0 to {model.n_classes - 1})")
     out = _out_file(args, "manifold.png")
-    _save(plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing), out)
+    _save(plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing, y=label), out)
     return 0
 
 
@@ -464,7 +553,7 @@ def cmd_scatter(args):
     x, labels = _test_set(config, args)
     if args.limit:
         x, labels = x[:args.limit], labels[:args.limit]
-    _save(plot_scatter(model, x, labels), out)
+    _save(plot_scatter(model, x, labels, y=None if model.n_classes is None else labels), out)
     return 0
 
 
@@ -472,13 +561,17 @@ def cmd_interpolate(args):
     from .plots import plot_interpolation
 
     model, config = _open(args)
+    label = _label(args, model)
     out = _out_file(args, "interpolation.png")
-    x, _ = _test_set(config, args)
+    x, labels = _test_set(config, args)
     for flag, index in (("--from", args.start), ("--to", args.end)):
         if not 0 <= index < len(x):
             raise ValueError(f"{flag} must be the index of a test image, 0 to {len(x) - 1}; "
                              f"got {index}")
-    _save(plot_interpolation(model, x[args.start], x[args.end], steps=args.steps), out)
+    ends = {}
+    if model.n_classes is not None:       # each end encoded with its own label
+        ends = {"y_a": labels[args.start], "y_b": labels[args.end], "y": label}
+    _save(plot_interpolation(model, x[args.start], x[args.end], steps=args.steps, **ends), out)
     return 0
 
 
@@ -523,10 +616,20 @@ def add_figure_parsers(sub):
     def data_dir(p):
         p.add_argument("--data-dir", help="where the run's dataset is (if not where it was)")
 
+    def label_flag(p, help_):
+        p.add_argument("--label", type=class_label, metavar="Y", help=help_)
+
     p = command("sample", cmd_sample, "generate images: z ~ N(0, I), then the decoder; by "
-                "default its means mu_x(z), with --draws draws x ~ P(x|z)",
-                "samples.png, or draws.png with --draws")
-    p.add_argument("--n", type=positive_int, default=100, help="how many (default: 100)")
+                "default its means mu_x(z), with --draws draws x ~ P(x|z). A conditional run "
+                "draws the class of --label; without it, one row per class, each column "
+                "decoding one z with every label",
+                "samples.png, or draws.png with --draws; for a conditional run without "
+                "--label, classes.png or class-draws.png")
+    p.add_argument("--n", type=positive_int,
+                   help="how many images (default: 100); for the class grid of a conditional "
+                        "run without --label, how many z, one per column (default: 10)")
+    label_flag(p, "a conditional run only: the class to draw, 0 to C - 1 (for MNIST, the "
+                  "digit)")
     p.add_argument("--draws", action="store_true",
                    help="show draws x ~ P(x|z) instead of the decoder means: x ~ N(mu_x, "
                         "sigma_x^2) for a Gaussian decoder (clipped to [0, 1] for display), "
@@ -535,16 +638,20 @@ def add_figure_parsers(sub):
                    help="also write the arrays (z, mean[, sigma][, x]) as FILE-<name>.npy")
     p.add_argument("--seed", type=int, default=0)
 
+    input_label = ("a conditional run only: the class of the --input images (the test "
+                   "images are read with their own labels)")
     p = command("reconstruct", cmd_reconstruct, "test images and their reconstructions",
                 "reconstructions.png")
     p.add_argument("--n", type=positive_int, default=16, help="how many images (default: 16)")
     p.add_argument("--input", metavar="FILE.npy", help="images to use instead of the test set")
+    label_flag(p, input_label)
     data_dir(p)
 
     p = command("sigma-x", cmd_sigma_x, "test images, their means mu_x and their sigma_x "
                 "pixel by pixel (a decoder that learns sigma_x only)", "sigma_x.png")
     p.add_argument("--n", type=positive_int, default=8, help="how many images (default: 8)")
     p.add_argument("--input", metavar="FILE.npy", help="images to use instead of the test set")
+    label_flag(p, input_label)
     data_dir(p)
 
     p = command("encode", cmd_encode, "the latent factors mu and sigma of q(z|x) of images",
@@ -552,6 +659,7 @@ def add_figure_parsers(sub):
     p.add_argument("--input", metavar="FILE.npy",
                    help="images (N, 784) or (N, 28, 28) in [0, 1] or uint8 (default: the "
                         "test set)")
+    label_flag(p, input_label)
     data_dir(p)
 
     p = command("manifold", cmd_manifold, "decode a grid over z (z_dim = 2 only)",
@@ -561,6 +669,8 @@ def add_figure_parsers(sub):
     p.add_argument("--spacing", choices=("linear", "quantile"), default="linear",
                    help="linear: even in z; quantile: even in probability (the inverse "
                         "normal CDF of an even grid)")
+    label_flag(p, "a conditional run: the class every z of the grid is decoded with "
+                  "(required)")
 
     p = command("scatter", cmd_scatter, "test images' latent means coloured by digit",
                 "scatter.png")
@@ -573,6 +683,8 @@ def add_figure_parsers(sub):
     p.add_argument("--from", dest="start", type=int, default=0, help="test image index")
     p.add_argument("--to", dest="end", type=int, default=1, help="test image index")
     p.add_argument("--steps", type=positive_int, default=10)
+    label_flag(p, "a conditional run only: the class the line is decoded with (default: the "
+                  "--from image's); each end is encoded with its own label")
     data_dir(p)
 
     command("curves", cmd_curves, "learning curves from metrics.jsonl", "curves.png")

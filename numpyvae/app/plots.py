@@ -8,6 +8,10 @@ Images are drawn in grey scale with a fixed range, black = 0 and white = 1, so t
 pixel looks the same in every figure; Gaussian means outside [0, 1] are clipped for display.
 A flattened image of D pixels is reshaped row by row (C order) and drawn with its first row at
 the top, as MNIST stores it.
+
+A conditional model (``VAE(..., n_classes=C)``) needs the labels of what it encodes and
+decodes: the functions take them as ``y``, and :func:`plot_class_grid` draws the same z with
+every label.
 """
 import math
 import numbers
@@ -66,7 +70,7 @@ def image_grid(images, image_shape=(28, 28), ncols=None, title=None):
     return fig
 
 
-def plot_samples(model, n, rng, draws=False, image_shape=None):
+def plot_samples(model, n, rng, draws=False, image_shape=None, y=None, class_names=None):
     """Generated images: decoder means mu_x(z), or draws x ~ P(x|z), for z ~ N(0, I).
 
     Parameters
@@ -79,27 +83,85 @@ def plot_samples(model, n, rng, draws=False, image_shape=None):
         Gaussian decoder, x ~ Bernoulli(mu_x) (0 or 1) for Bernoulli.
     image_shape : tuple (h, w), optional
         (28, 28) for D = 784; a square image otherwise.
+    y : array_like of int, shape (n,), optional
+        The class of each image, for a conditional model (required by it): P(x|z, y).
+    class_names : sequence of str, optional
+        The name of each class, for the title; the numbers 0, 1, ... by default.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    out = inference.generate(model, n, rng, draws=draws)
+    out = inference.generate(model, n, rng, draws=draws, y=y)
     likelihood = model.config["likelihood"]
+    given = "" if y is None else ", y"
     if draws and likelihood == "bernoulli":
-        what = "Draws $x \\sim$ Bernoulli$(\\mu_x(z))$"
+        what = f"Draws $x \\sim$ Bernoulli$(\\mu_x(z{given}))$"
     elif draws:
-        what = f"Draws $x \\sim N(\\mu_x(z), \\sigma_x^2)$ ({likelihood})"
+        what = f"Draws $x \\sim N(\\mu_x(z{given}), \\sigma_x^2)$ ({likelihood})"
     else:
-        what = "Decoder means $\\mu_x(z)$"
+        what = f"Decoder means $\\mu_x(z{given})$"
     title = f"{what} for {n} samples $z \\sim N(0, I)$"
+    if y is not None:
+        classes = np.unique(out["y"])
+        title += (f",\nclass {_class_name(classes[0], class_names)}" if len(classes) == 1
+                  else ",\neach with its class y")
     if likelihood != "bernoulli":
-        title += ",\nclipped to [0, 1]"
+        title += ", clipped to [0, 1]" if y is not None else ",\nclipped to [0, 1]"
     return image_grid(out["x"] if draws else out["mean"],
                       _image_shape(model, image_shape), title=title)
 
 
-def plot_reconstructions(model, x, n=8, image_shape=None):
+def plot_class_grid(model, n, rng, draws=False, class_names=None, image_shape=None):
+    """A conditional model's images of every class: one row per class, one z per column.
+
+    Each column decodes one z ~ N(0, I) with every label (:func:`numpyvae.inference.class_grid`).
+    Reading across a row the style changes and the class stays; reading down a column the
+    class changes and the style, which z carries, stays.
+
+    Parameters
+    ----------
+    model : numpyvae.VAE with n_classes = C
+    n : int >= 1
+        How many z: the columns.
+    rng : numpy.random.Generator
+    draws : bool
+        Show draws x ~ P(x|z, y) instead of the decoder means.
+    class_names : sequence of str, optional
+        The row labels, one per class; the numbers 0, 1, ... by default.
+    image_shape : tuple (h, w), optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    out = inference.class_grid(model, n, rng, draws=draws)
+    if class_names is None:
+        class_names = range(model.n_classes)
+    names = [str(name) for name in class_names]
+    if len(names) != model.n_classes:
+        raise ValueError(f"class_names must name the model's {model.n_classes} classes; "
+                         f"got {len(names)} names")
+    images = _as_images(out["x"] if draws else out["mean"], _image_shape(model, image_shape))
+    mosaic, row_centres, _ = _mosaic(images, n, GAP)
+    longest = max(len(name) for name in names)
+    fig = Figure(figsize=_figsize(mosaic.shape, 0.5 + 0.07 * longest, 1.0),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    _show(ax, mosaic)
+    _hide_frame(ax)
+    ax.set_yticks(row_centres, names)
+    ax.set_ylabel("class $y$")
+    ax.set_xlabel("one $z \\sim N(0, I)$ per column: the style stays down a column")
+    what = "Draws $x \\sim P(x|z, y)$" if draws else "Decoder means $\\mu_x(z, y)$"
+    title = f"{what}: one row per class, the same {n} z in every row"
+    if model.config["likelihood"] != "bernoulli":
+        title += ",\nclipped to [0, 1]"
+    ax.set_title(title)
+    return fig
+
+
+def plot_reconstructions(model, x, n=8, image_shape=None, y=None):
     """Images and their reconstructions, in alternating rows labelled "data"/"reconstruction".
 
     Parameters
@@ -109,16 +171,20 @@ def plot_reconstructions(model, x, n=8, image_shape=None):
         The first min(n, N) images are shown.
     n : int >= 1
     image_shape : tuple (h, w), optional
+    y : array_like of int, shape (N,), optional
+        The labels of the images, for a conditional model (required by it).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     n = validate.positive_int("n", n)
-    x = inference.check_images(model, x)[:n]
+    x = inference.check_images(model, x)
+    y = model.check_y(y, len(x))
+    x, y = x[:n], None if y is None else y[:n]
     shape = _image_shape(model, image_shape)
     data = _as_images(x, shape, "x")
-    recon = _as_images(inference.reconstruct(model, x), shape)
+    recon = _as_images(inference.reconstruct(model, x, y=y), shape)
     ncols = min(len(data), 10)
     rows, labels = [], []
     for start in range(0, len(data), ncols):
@@ -135,7 +201,7 @@ def plot_reconstructions(model, x, n=8, image_shape=None):
     return fig
 
 
-def plot_sigma_x(model, x, n=8, image_shape=None):
+def plot_sigma_x(model, x, n=8, image_shape=None, y=None):
     """Images, their reconstruction means mu_x and the decoder's sigma_x, pixel by pixel.
 
     Three rows: the images; the decoder mean mu_x at z = mu(x); and sigma_x at the same z in
@@ -151,6 +217,8 @@ def plot_sigma_x(model, x, n=8, image_shape=None):
         The first min(n, N) images are shown.
     n : int >= 1
     image_shape : tuple (h, w), optional
+    y : array_like of int, shape (N,), optional
+        The labels of the images, for a conditional model (required by it).
 
     Returns
     -------
@@ -161,10 +229,12 @@ def plot_sigma_x(model, x, n=8, image_shape=None):
                          f"gaussian-shared); this model's likelihood is "
                          f"{model.config['likelihood']!r}")
     n = validate.positive_int("n", n)
-    x = inference.check_images(model, x)[:n]
+    x = inference.check_images(model, x)
+    y = model.check_y(y, len(x))
+    x, y = x[:n], None if y is None else y[:n]
     shape = _image_shape(model, image_shape)
-    mu, _ = inference.latent_factors(model, x)
-    decoded = model.decode(mu)
+    mu, _ = inference.latent_factors(model, x, y=y)
+    decoded = model.decode(mu, y)
     images = _mosaic(_as_images(x, shape, "x"), len(x), GAP)[0]
     means = _mosaic(_as_images(decoded["mean"], shape), len(x), GAP)[0]
     sigma = np.asarray(decoded["sigma"], dtype=np.float64).reshape(len(x), *shape)
@@ -190,7 +260,8 @@ def plot_sigma_x(model, x, n=8, image_shape=None):
     return fig
 
 
-def plot_interpolation(model, x_a, x_b, steps=10, image_shape=None):
+def plot_interpolation(model, x_a, x_b, steps=10, image_shape=None, y_a=None, y_b=None,
+                       y=None):
     """Decoder means along the straight line in z from mu(x_a) to mu(x_b), between x_a and x_b.
 
     Parameters
@@ -199,12 +270,15 @@ def plot_interpolation(model, x_a, x_b, steps=10, image_shape=None):
     x_a, x_b : array_like, shape (D,) or (1, D)
     steps : int >= 2
     image_shape : tuple (h, w), optional
+    y_a, y_b, y : int, optional
+        For a conditional model: the labels of x_a and x_b (required), and the label the
+        line is decoded with (y_a by default); see :func:`numpyvae.inference.interpolate`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    _, path = inference.interpolate(model, x_a, x_b, steps)
+    _, path = inference.interpolate(model, x_a, x_b, steps, y_a=y_a, y_b=y_b, y=y)
     shape = _image_shape(model, image_shape)
     row = np.concatenate([_as_images(np.reshape(x_a, (1, -1)), shape, "x_a"),
                           _as_images(path, shape),
@@ -219,18 +293,21 @@ def plot_interpolation(model, x_a, x_b, steps=10, image_shape=None):
     ax.set_xticks([col_centres[0]] + [col_centres[1 + i] for i in shown] + [col_centres[-1]],
                   ["$x_a$"] + [f"{t[i]:.2g}" for i in shown] + ["$x_b$"])
     ax.set_xlabel("$t$, on the line $z = (1 - t)\\,\\mu(x_a) + t\\,\\mu(x_b)$")
-    ax.set_title("Interpolation: decoder means between the latent means of two images")
+    title = "Interpolation: decoder means between the latent means of two images"
+    if model.n_classes is not None:
+        title += f",\ndecoded with the label y = {y_a if y is None else y}"
+    ax.set_title(title)
     return fig
 
 
-def plot_manifold(model, n=20, span=2.0, spacing="linear", image_shape=None):
+def plot_manifold(model, n=20, span=2.0, spacing="linear", image_shape=None, y=None):
     """The decoder mean over an n x n grid of z, for a model with z_dim = 2, as one image.
 
     Parameters
     ----------
     model : numpyvae.VAE with z_dim = 2
-    n, span, spacing
-        As in :func:`numpyvae.inference.manifold_grid`.
+    n, span, spacing, y
+        As in :func:`numpyvae.inference.manifold_grid` (y: the label of a conditional model).
     image_shape : tuple (h, w), optional
 
     Returns
@@ -238,7 +315,7 @@ def plot_manifold(model, n=20, span=2.0, spacing="linear", image_shape=None):
     matplotlib.figure.Figure
         z_1 grows to the right and z_2 upwards; the ticks give their values.
     """
-    z_grid, images = inference.manifold_grid(model, n, span, spacing)
+    z_grid, images = inference.manifold_grid(model, n, span, spacing, y=y)
     mosaic, row_centres, col_centres = _mosaic(
         _as_images(images, _image_shape(model, image_shape)), n, 0)
     fig = Figure(figsize=_figsize(mosaic.shape, 0.75, 1.0), layout="constrained")
@@ -252,15 +329,16 @@ def plot_manifold(model, n=20, span=2.0, spacing="linear", image_shape=None):
     ax.set_ylabel("$z_2$")
     where = {"linear": "evenly spaced in z",
              "quantile": "evenly spaced in prior probability"}[spacing]
-    ax.set_title(f"Decoder means over a {n} x {n} grid of z in [-{span:g}, {span:g}]$^2$,\n"
-                 f"{where}")
+    given = "" if y is None else f", class y = {y}"
+    ax.set_title(f"Decoder means over a {n} x {n} grid of z in [-{span:g}, {span:g}]$^2$"
+                 f"{given},\n{where}")
     return fig
 
 
 # ---------------------------------------------------------------- the latent space
 
 
-def plot_scatter(model, x, labels, class_names=None):
+def plot_scatter(model, x, labels, class_names=None, y=None):
     """The latent means mu(x) of many images, coloured by label.
 
     For z_dim = 2 the means are drawn as they are (axes z_1, z_2); for z_dim > 2 they are
@@ -274,6 +352,9 @@ def plot_scatter(model, x, labels, class_names=None):
         Class of each image, 0 <= label < 20; None draws every point in one colour.
     class_names : sequence of str, optional
         Names for the colour bar's ticks; the numbers 0, 1, ... by default.
+    y : array_like of int, shape (N,), optional
+        The labels the encoder reads, for a conditional model (required by it): mu(x, y).
+        Usually ``labels`` again.
 
     Returns
     -------
@@ -284,7 +365,7 @@ def plot_scatter(model, x, labels, class_names=None):
     x = inference.check_images(model, x)
     if labels is not None:
         labels, names = _check_labels(labels, len(x), class_names)
-    mu, _ = inference.latent_factors(model, x)
+    mu, _ = inference.latent_factors(model, x, y=y)
     if model.z_dim == 2:
         coords = mu
         xlabel, ylabel = "$z_1$", "$z_2$"
@@ -554,6 +635,13 @@ def _figsize(mosaic_shape, extra_width, extra_height):
     width = max(cols * scale + extra_width, MIN_WIDTH)
     height = rows * scale + extra_height
     return math.ceil(width * 4) / 4, math.ceil(height * 4) / 4
+
+
+def _class_name(label, class_names):
+    """The name of a class for a title: its number, and its name when there is one."""
+    if class_names is None or str(class_names[label]) == str(label):
+        return str(label)
+    return f"{label} ({class_names[label]})"
 
 
 def _check_labels(labels, count, class_names):

@@ -43,15 +43,19 @@ METRICS = "metrics.jsonl"
 
 # The configuration of the pytorch/examples VAE, on the bundled subset. mean_activation None
 # is the likelihood's default, which resolve_config writes in. objective "iwae" trains on the
-# importance-weighted bound with k = samples; adam_eps is Adam's eps, eq. (42).
+# importance-weighted bound with k = samples; adam_eps is Adam's eps, eq. (42). conditional
+# True makes a conditional VAE on the dataset's labels, with n_classes its number of classes.
 DEFAULTS = {
     "dataset": "mnist-mini", "data_dir": None, "binarize": "none", "dequantize": False,
-    "denoise": False, "hidden": [400], "z_dim": 20, "likelihood": "bernoulli",
-    "activation": "relu", "mean_activation": None, "sigma_x": DEFAULT_SIGMA_X,
-    "sigma_x_floor": 0.01, "dtype": "float32",
+    "denoise": False, "conditional": False, "hidden": [400], "z_dim": 20,
+    "likelihood": "bernoulli", "activation": "relu", "mean_activation": None,
+    "sigma_x": DEFAULT_SIGMA_X, "sigma_x_floor": 0.01, "dtype": "float32",
     "objective": "elbo", "samples": 1, "batch_size": 128, "optimizer": "adam", "lr": 1e-3,
     "adam_eps": 1e-8, "weight_decay": 0.0, "epochs": 10, "beta": 1.0, "warmup": 0.0, "seed": 0,
 }
+
+# The columns of classes.png, the class grid of a conditional model: one z each.
+CLASS_GRID_COLUMNS = 10
 
 # A latent unit is active when the variance over the test set of its mean mu_u(x) is above
 # this (Burda et al., 2016, section 5.2).
@@ -81,6 +85,8 @@ def check_data_options(config):
     dequantize = config["dequantize"]
     if not isinstance(dequantize, bool):
         raise ValueError(f"dequantize must be True or False; got {dequantize!r}")
+    if not isinstance(config["conditional"], bool):
+        raise ValueError(f"conditional must be True or False; got {config['conditional']!r}")
     if dequantize and config["likelihood"] not in GAUSSIAN_LIKELIHOODS:
         raise ValueError(f"--dequantize makes continuous data for a Gaussian decoder; the "
                          f"{config['likelihood']} likelihood reads each pixel as a probability "
@@ -152,6 +158,14 @@ def load_data(config):
     return data, test_x, per_batch, (corrupt if config["denoise"] else None)
 
 
+def labels_for(model, data):
+    """The training and test labels of ``data`` for a conditional model; (None, None) for an
+    unconditional one, which takes no labels."""
+    if model.n_classes is None:
+        return None, None
+    return data.train_y, data.test_y
+
+
 PROBABILITY_UNIT = "nats, -log probability"
 DENSITY_UNIT = "nats, -log density"
 
@@ -186,11 +200,13 @@ class Run:
         self.position = position   # {"epoch", "batch", "totals", "train_seconds"}
         self.log = log
         self.data, self.test_x, dynamic, corrupt = data
+        # the labels, for a conditional model; None for an unconditional one
+        self.train_y, self.test_y = labels_for(model, self.data)
         self.trainer = Trainer(model, optimizer, self.data.train_x, samples=config["samples"],
                                batch_size=config["batch_size"], beta=config["beta"],
                                warmup=config["warmup"], seed=config["seed"],
                                binarize_dynamic=dynamic, corrupt=corrupt,
-                               objective=config["objective"])
+                               objective=config["objective"], train_y=self.train_y)
 
     # ------------------------------------------------------------------ creating / opening
 
@@ -222,7 +238,8 @@ class Run:
                     likelihood=config["likelihood"], activation=config["activation"],
                     dtype=np.dtype(config["dtype"]).type, seed=config["seed"],
                     sigma_x=config["sigma_x"], sigma_x_floor=config["sigma_x_floor"],
-                    mean_activation=config["mean_activation"])
+                    mean_activation=config["mean_activation"],
+                    n_classes=len(data[0].classes) if config["conditional"] else None)
         optimizer = make_optimizer_for(model, config)
         position = {"epoch": 0, "batch": 0, "totals": None, "train_seconds": 0.0}
         run = cls(folder, config, model, optimizer, position, data, log)
@@ -329,17 +346,17 @@ class Run:
         n = totals["examples"]
         t0 = time.perf_counter()
         test = evaluate_elbo(self.model, self.test_x, np.random.default_rng(
-            [self.config["seed"], 2, epoch]))
+            [self.config["seed"], 2, epoch]), y=self.test_y)
         iwae = {}
         if self.config["objective"] == "iwae":
             # the bound with the k of training, one draw of its k samples per test image
             k = self.config["samples"]
             bound = importance_weighted_log_likelihood(
                 self.model, self.test_x, np.random.default_rng([self.config["seed"], 5, epoch]),
-                samples=k, batch_size=1000)
+                samples=k, batch_size=1000, y=self.test_y)
             iwae = {"iwae_samples": k, "train_iwae_loss": totals["objective"] / n,
                     "test_iwae_loss": float(-bound.mean())}
-        at_floor = share_at_sigma_floor(self.model, self.test_x)
+        at_floor = share_at_sigma_floor(self.model, self.test_x, y=self.test_y)
         eval_seconds = time.perf_counter() - t0
         reports = {"loss_unit": loss_unit(self.config["likelihood"])}
         D = self._bpd_dim()
@@ -370,27 +387,36 @@ class Run:
 def write_figures(folder, model, data, metrics, seed=0):
     """The figures of a trained model, written into ``folder``; returns their paths.
 
-    Always samples.png (decoder means of z ~ N(0, I)), reconstructions.png (test images and
-    their reconstructions) and curves.png (learning curves); for z_dim = 2 also manifold.png
-    (the decoded grid over z) and scatter.png (test means coloured by label); for a decoder
-    that learns sigma_x (gaussian, gaussian-shared) also sigma_x.png (test images, their
-    means mu_x and their sigma_x, pixel by pixel).
+    Always reconstructions.png (test images and their reconstructions) and curves.png
+    (learning curves); samples.png (decoder means of z ~ N(0, I)), or for a conditional model
+    classes.png (the same 10 z decoded with every label, one row per class); for z_dim = 2
+    also scatter.png (test means coloured by label) and, for an unconditional model,
+    manifold.png (the decoded grid over z); for a decoder that learns sigma_x (gaussian,
+    gaussian-shared) also sigma_x.png (test images, their means mu_x and their sigma_x,
+    pixel by pixel). A conditional model encodes and decodes the test images with their
+    labels.
     """
     from . import plots
 
     folder = Path(folder)
     rng = np.random.default_rng([seed, 4])
-    figures = {
-        "samples.png": plots.plot_samples(model, 100, rng),
-        "reconstructions.png": plots.plot_reconstructions(model, data.test_x, n=20),
-    }
+    _, test_y = labels_for(model, data)
+    figures = {}
+    if model.n_classes is None:
+        figures["samples.png"] = plots.plot_samples(model, 100, rng)
+    else:
+        figures["classes.png"] = plots.plot_class_grid(model, CLASS_GRID_COLUMNS, rng,
+                                                       class_names=data.classes)
+    figures["reconstructions.png"] = plots.plot_reconstructions(model, data.test_x, n=20,
+                                                                y=test_y)
     if metrics:
         figures["curves.png"] = plots.plot_curves(metrics)
     if model.z_dim == 2:
-        figures["manifold.png"] = plots.plot_manifold(model)
-        figures["scatter.png"] = plots.plot_scatter(model, data.test_x, data.test_y)
+        if model.n_classes is None:
+            figures["manifold.png"] = plots.plot_manifold(model)
+        figures["scatter.png"] = plots.plot_scatter(model, data.test_x, data.test_y, y=test_y)
     if learns_sigma_x(model):
-        figures["sigma_x.png"] = plots.plot_sigma_x(model, data.test_x)
+        figures["sigma_x.png"] = plots.plot_sigma_x(model, data.test_x, y=test_y)
     paths = []
     for name, fig in figures.items():
         plots.save_figure(fig, folder / name)
@@ -579,7 +605,7 @@ def _completed(config, model):
     return {**DEFAULTS, "mean_activation": model.config["mean_activation"], **config}
 
 
-def active_units(model, x, threshold=ACTIVE_UNIT_THRESHOLD):
+def active_units(model, x, threshold=ACTIVE_UNIT_THRESHOLD, y=None):
     """The latent units a model uses, counted as Burda et al. (2016, section 5.2) count them.
 
     Unit u is active when Cov_x(E_q[z_u]) > ``threshold``: E_q[z_u] is the encoder's mean
@@ -593,6 +619,8 @@ def active_units(model, x, threshold=ACTIVE_UNIT_THRESHOLD):
     x : array_like, shape (N, x_dim), N >= 2
     threshold : float
         0.01, as in the paper.
+    y : ndarray of int, shape (N,), optional
+        The labels of the images, for a conditional model (required by it): mu(x, y).
 
     Returns
     -------
@@ -601,7 +629,7 @@ def active_units(model, x, threshold=ACTIVE_UNIT_THRESHOLD):
     variances : ndarray of float64, shape (z_dim,)
         Var_x mu_u(x) of each unit (over the N images, dividing by N).
     """
-    mu, _ = latent_factors(model, x)                        # (N, K): E_q[z] of each image
+    mu, _ = latent_factors(model, x, y=y)                   # (N, K): E_q[z] of each image
     if len(mu) < 2:
         raise ValueError(f"x must hold at least 2 images to measure how mu(x) varies over "
                          f"them; got {len(mu)}")
@@ -622,8 +650,10 @@ def evaluate_run(folder, samples=5000, limit=None, data_dir=None, seed=0, log=pr
     model, config = saved["model"], saved["config"]
     if data_dir is not None:
         config = {**config, "data_dir": data_dir}
-    _, test_x, _, _ = load_data(config)
-    test_x = test_x[:limit] if limit else test_x
+    data, test_x, _, _ = load_data(config)
+    test_y = labels_for(model, data)[1]
+    if limit:
+        test_x, test_y = test_x[:limit], None if test_y is None else test_y[:limit]
     rng = np.random.default_rng([seed, 3])
     dequantized = f", dequantized with seed {config['seed']}" if config["dequantize"] else ""
     epochs = saved["meta"]["position"]["epoch"]
@@ -632,14 +662,18 @@ def evaluate_run(folder, samples=5000, limit=None, data_dir=None, seed=0, log=pr
     log(f"evaluating {model}, trained on {trained_on} for {epochs} "
         f"epoch{'' if epochs == 1 else 's'}, on "
         f"{len(test_x):,} test images of {config['dataset']}{dequantized}")
+    if test_y is not None:
+        log("a conditional model, given each test image's label: its numbers are of p(x|y), "
+            "eq. (55), not of p(x)")
     unit = loss_unit(config["likelihood"])
     nats = "nats (density)" if unit == DENSITY_UNIT else "nats"
     t0 = time.perf_counter()
-    elbo = evaluate_elbo(model, test_x, rng)
+    elbo = evaluate_elbo(model, test_x, rng, y=test_y)
     log(f"test negative ELBO      {elbo['loss']:9.2f} {nats}  "
         f"(recon {elbo['recon']:.2f} + kl {elbo['kl']:.2f})")
     nll = -importance_weighted_log_likelihood(model, test_x, rng, samples=samples,
-                                              progress=_progress_printer("importance sampling"))
+                                              progress=_progress_printer("importance sampling"),
+                                              y=test_y)
     result = {
         "epochs": epochs, "test_images": int(len(test_x)), "limit": limit, "seed": seed,
         "importance_samples": samples, "loss_unit": unit,
@@ -661,12 +695,12 @@ def evaluate_run(folder, samples=5000, limit=None, data_dir=None, seed=0, log=pr
             + ("" if config["dequantize"] else "; on grey levels, which are discrete, a "
                "density has no upper limit: train with --dequantize for bits per dimension"))
     if len(test_x) > 1:
-        count, variances = active_units(model, test_x)
+        count, variances = active_units(model, test_x, y=test_y)
         result["active_units"] = count
         result["unit_variances"] = variances.tolist()
         log(f"active units            {count:9d} of {model.z_dim}  (Var_x mu_u(x) > "
             f"{ACTIVE_UNIT_THRESHOLD:g}, as Burda et al. count them)")
-    at_floor = share_at_sigma_floor(model, test_x)
+    at_floor = share_at_sigma_floor(model, test_x, y=test_y)
     if at_floor is not None:
         result["test_sigma_x_at_floor"] = at_floor
         log(f"sigma_x at its floor {model.config['sigma_x_floor']:g}: {100 * at_floor:.1f}% "

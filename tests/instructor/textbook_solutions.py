@@ -74,6 +74,15 @@ dmean = dnll * (mean - x) / variance
 per_pixel = dnll * (1.0 / sigma - (x - mean) ** 2 / (variance * sigma))
 dsigma = np.array([per_pixel.sum()], dtype=sigma.dtype)
 """,
+    ("numpyvae/conditional.py", "concat_dense_backward"): """
+dx = None
+if input_grad:
+    dx = da @ W.T
+dW = x.T @ da
+dWy = np.zeros_like(Wy)
+np.add.at(dWy, y, da)
+db = da.sum(axis=0)
+""",
     ("numpyvae/optim/sgd.py", "sgd_update"): """
 u[:] = momentum * u + g
 theta[:] = theta - lr * u
