@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-from matplotlib.image import imread
 
 from numpyvae.app.cli import main
 from numpyvae.app.run import Run, open_run
@@ -25,6 +24,7 @@ def run_dir(tmp_path_factory):
 
 
 def png(path):
+    from matplotlib.image import imread      # a runtime dependency; only this helper reads PNGs
     image = imread(path)
     assert image.ndim == 3 and image.std() > 0.05, "blank image"
     return image.shape[:2]
@@ -680,3 +680,30 @@ def test_gradcheck_of_a_conditional_model(capsys):
     for name in ("enc.h1.Wy", "dec.h1.Wy"):
         assert any(line.startswith(name) and line.rstrip().endswith("pass")
                    for line in out.splitlines()), name
+
+
+def test_without_matplotlib_train_saves_the_run_and_figure_commands_say_why(tmp_path, capsys,
+                                                                            monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.split(".")[0] == "matplotlib":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    import numpyvae.app
+    monkeypatch.delitem(sys.modules, "numpyvae.app.plots", raising=False)
+    monkeypatch.delattr(numpyvae.app, "plots", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    folder = tmp_path / "run"
+    assert main(["train", "--hidden", "8", "--z-dim", "2", "--epochs", "1", "--quiet",
+                 "--out", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "numpyvae train: no figures: matplotlib, which numpyvae draws its figures with, is " \
+           "not installed (pip install matplotlib); the run is saved in" in err
+    assert (folder / "checkpoint.npz").is_file() and not list(folder.glob("*.png"))
+    assert main(["sample", str(folder)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "numpyvae sample: error: matplotlib, which numpyvae draws its figures with, is not "
+        "installed (pip install matplotlib)")

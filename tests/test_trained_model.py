@@ -28,14 +28,14 @@ Where the run comes from (:func:`find_run`):
   every test with the command to run;
 - unset: ``./results/trained-model`` if it exists (a student checking their run from the root
   of their copy);
-- otherwise the set command is run once per session into a temporary folder, with the
+- otherwise the set command is run once per pytest run into a temporary folder, with the
   numpyvae that is imported: in this project's suite the reference, so that these tests are
   checked for real. That takes about 6 s on two cores (10 epochs of the 10,000 images of
   mnist-mini). In a student copy (which has no tests/instructor/) a warning says that such a
   run is not one that can be handed in.
 
 In a student copy the numbers are read from the files, not recomputed: with a run at hand the
-tests take milliseconds (the recomputation takes about a second, once per session). The files
+tests take milliseconds (the recomputation takes about a second, once per pytest run). The files
 are parsed here, with json, and run_check reads the checkpoint with numpy, never with
 numpyvae's own readers, because the package under test is the student's.
 """
@@ -549,7 +549,7 @@ def test_a_number_outside_its_band_says_what_it_suggests(bands):
 
 
 # ---------------------------------------------------------------- the numbers against the checkpoint
-# Where run_check is present (the autograder, this project), on the session's real run.
+# Where run_check is present (the autograder, this project), on the real run the tests train.
 
 needs_run_check = pytest.mark.skipif(
     RUN_CHECK is None, reason="the check against the checkpoint is the autograder's "

@@ -149,8 +149,14 @@ def cmd_train(args):
         with _floating_point_warnings_off():
             status = run.train(progress=not args.quiet)
         if status == "done" and not args.no_figures:
-            for path in run.write_figures():
-                print(f"wrote {path}")
+            try:
+                for path in run.write_figures():
+                    print(f"wrote {path}")
+            except ModuleNotFoundError as err:
+                if not _is_matplotlib(err):
+                    raise
+                print(f"numpyvae train: no figures: {NO_MATPLOTLIB}; the run is saved in "
+                      f"{run.folder}", file=sys.stderr)
     except (RunError, ValueError) as err:
         print(f"numpyvae train: error: {err}", file=sys.stderr)
         return 2
@@ -704,10 +710,23 @@ def build_parser():
     return parser
 
 
+NO_MATPLOTLIB = "matplotlib, which numpyvae draws its figures with, is not installed " \
+                "(pip install matplotlib)"
+
+
+def _is_matplotlib(err):
+    return (err.name or "").split(".")[0] == "matplotlib"
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ModuleNotFoundError as err:
+        if not _is_matplotlib(err):
+            raise
+        print(f"numpyvae {args.command}: error: {NO_MATPLOTLIB}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

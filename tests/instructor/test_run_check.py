@@ -4,7 +4,7 @@ run_check must not use numpyvae (in the autograder the package is the student's)
 project's suite, numpyvae is the reference, so it serves as the oracle: the same checkpoint
 format, the same test images, the same KL and reconstruction for the same noise. None of these
 tests is graded. The checks of a real run (an honest one agrees, an edited metrics.jsonl is
-caught) are in tests/test_trained_model.py, next to the session's run.
+caught) are in tests/test_trained_model.py, next to the tests that train the set command's run.
 """
 import ast
 import json
