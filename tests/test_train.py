@@ -103,6 +103,14 @@ def test_conditional_must_be_true_or_false(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_conditional_run_defaults_to_two_latent_units_and_a_given_size_wins():
+    from numpyvae.app.run import resolve_config
+    assert resolve_config({})["z_dim"] == 20
+    assert resolve_config({"conditional": True})["z_dim"] == 2
+    assert resolve_config({"conditional": True, "z_dim": 20})["z_dim"] == 20
+    assert resolve_config({"conditional": False, "z_dim": 7})["z_dim"] == 7
+
+
 def test_stopping_mid_epoch_writes_a_checkpoint_that_resumes_exactly(tmp_path, monkeypatch):
     one_go = train(tmp_path / "one")
     run = Run.start(tmp_path / "two", SMALL, log=quiet)

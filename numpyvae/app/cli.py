@@ -252,7 +252,7 @@ def _os_error_text(err):
 def add_train_parser(sub):
     from ..datasets import DATASET_DESCRIPTIONS, DATASET_NAMES
     from ..optim import OPTIMIZERS
-    from .run import DEFAULTS as D
+    from .run import CONDITIONAL_Z_DIM, DEFAULTS as D, Z_DIM
 
     p = sub.add_parser("train", help="train a VAE and write a run folder",
                        description="Train a VAE with minibatches of B examples and r noise "
@@ -268,7 +268,9 @@ def add_train_parser(sub):
                                       "$NUMPYVAE_DATA, else a per-user cache folder)")
     p.add_argument("--hidden", type=positive_int, nargs="+", metavar="SIZE",
                    help=f"hidden layer sizes (default: {' '.join(map(str, D['hidden']))})")
-    p.add_argument("--z-dim", type=positive_int, help=f"latent size K (default: {D['z_dim']})")
+    p.add_argument("--z-dim", type=positive_int,
+                   help=f"latent size K (default: {Z_DIM}; {CONDITIONAL_Z_DIM} with "
+                        f"--conditional, whose label carries the class and z only the style)")
     p.add_argument("--likelihood", choices=LIKELIHOODS,
                    help=f"decoder P(x|z) (default: {D['likelihood']}). The Gaussian decoders' "
                         f"losses are -log densities, which cannot be compared with "
