@@ -52,8 +52,9 @@ def test_train_writes_the_run_folder_and_figures(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--epochs", "1", "--hidden", "16", "--z-dim", "2",
                  "--batch-size", "500", "--quiet"]) == 0
-    printed = capsys.readouterr().out
-    assert "epoch 1/1  -ELBO: train" in printed and f"done: {out}" in printed
+    printed = capsys.readouterr()
+    sys.stderr.write(printed.err)      # for conftest: a message that matplotlib is missing
+    assert "epoch 1/1  -ELBO: train" in printed.out and f"done: {out}" in printed.out
     for name in ["config.json", "checkpoint.npz", "metrics.jsonl", "samples.png",
                  "reconstructions.png", "curves.png", "manifold.png", "scatter.png"]:
         assert (out / name).exists(), name

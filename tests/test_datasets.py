@@ -11,6 +11,7 @@ import configparser
 import fnmatch
 import gzip
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -530,9 +531,12 @@ def test_corrupted_input_feeds_the_vae_as_a_denoiser():
 
 
 def make_subset(subset, source, out, *extra):
-    """Run scripts/make_subset.py as documented; the finished process."""
+    """Run scripts/make_subset.py as documented, with this checkout's numpyvae whether or not
+    it is installed; the finished process."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, str(MAKE_SUBSET), subset, str(source),
-                           "--out", str(out), *extra], capture_output=True, text=True)
+                           "--out", str(out), *extra], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=path))
 
 
 def assert_same_arrays(made_path, shipped_path):

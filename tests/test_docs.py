@@ -104,7 +104,8 @@ def test_the_readme_python_examples_run_as_written(tmp_path):
 
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     assert len(blocks) >= 2
-    env = dict(os.environ, MPLBACKEND="Agg")
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=path)     # this checkout's numpyvae
     env.pop("OPENBLAS_THREAD_TIMEOUT", None)
     proc = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)

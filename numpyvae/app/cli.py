@@ -451,16 +451,21 @@ def _out_file(args, default_name):
     return out
 
 
+def _plots():
+    """The module that draws, imported only when a command draws, after its arguments are
+    checked: without matplotlib, a bad argument still gets its own message."""
+    from . import plots
+    return plots
+
+
 def _save(fig, path):
-    from .plots import save_figure
-    save_figure(fig, path)
+    _plots().save_figure(fig, path)
     print(f"wrote {path}")
 
 
 def cmd_sample(args):
     from ..files import atomic_write
     from ..inference import class_grid, generate
-    from .plots import plot_class_grid, plot_samples
     from .run import CLASS_GRID_COLUMNS
 
     model, config = _open(args)
@@ -469,15 +474,17 @@ def cmd_sample(args):
     if model.n_classes is not None and label is None:     # every class: the class grid
         n = args.n or CLASS_GRID_COLUMNS
         out = _out_file(args, "class-draws.png" if args.draws else "classes.png")
-        _save(plot_class_grid(model, n, np.random.default_rng(args.seed), draws=args.draws,
-                              class_names=names), out)
+        plots = _plots()
+        _save(plots.plot_class_grid(model, n, np.random.default_rng(args.seed), draws=args.draws,
+                                    class_names=names), out)
         make_arrays = class_grid
     else:
         n = args.n or 100
         y = None if label is None else np.full(n, label)
         out = _out_file(args, "draws.png" if args.draws else "samples.png")
-        _save(plot_samples(model, n, np.random.default_rng(args.seed), draws=args.draws, y=y,
-                           class_names=names), out)
+        plots = _plots()
+        _save(plots.plot_samples(model, n, np.random.default_rng(args.seed), draws=args.draws, y=y,
+                                 class_names=names), out)
 
         def make_arrays(model, n, rng, draws):
             return generate(model, n, rng, draws=draws, y=y)
@@ -493,18 +500,17 @@ def cmd_sample(args):
 
 
 def cmd_reconstruct(args):
-    from .plots import plot_reconstructions
 
     model, config = _open(args)
     out = _out_file(args, "reconstructions.png")
     x, y, _ = _images_and_labels(args, model, config)
-    _save(plot_reconstructions(model, x, n=min(args.n, len(x)), y=y), out)
+    plots = _plots()
+    _save(plots.plot_reconstructions(model, x, n=min(args.n, len(x)), y=y), out)
     return 0
 
 
 def cmd_sigma_x(args):
     from ..evaluate import learns_sigma_x
-    from .plots import plot_sigma_x
 
     model, config = _open(args)
     if not learns_sigma_x(model):
@@ -513,7 +519,8 @@ def cmd_sigma_x(args):
                          f"{config['likelihood']}")
     out = _out_file(args, "sigma_x.png")
     x, y, _ = _images_and_labels(args, model, config)
-    _save(plot_sigma_x(model, x, n=min(args.n, len(x)), y=y), out)
+    plots = _plots()
+    _save(plots.plot_sigma_x(model, x, n=min(args.n, len(x)), y=y), out)
     return 0
 
 
@@ -537,7 +544,6 @@ def cmd_encode(args):
 
 
 def cmd_manifold(args):
-    from .plots import plot_manifold
 
     model, _ = _open(args)
     if model.z_dim != 2:
@@ -549,24 +555,24 @@ def cmd_manifold(args):
         raise ValueError(f"manifold of a conditional run decodes the grid with one class: "
                          f"choose it with --label (0 to {model.n_classes - 1})")
     out = _out_file(args, "manifold.png")
-    _save(plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing, y=label), out)
+    plots = _plots()
+    _save(plots.plot_manifold(model, n=args.n, span=args.span, spacing=args.spacing, y=label), out)
     return 0
 
 
 def cmd_scatter(args):
-    from .plots import plot_scatter
 
     model, config = _open(args)
     out = _out_file(args, "scatter.png")
     x, labels = _test_set(config, args)
     if args.limit:
         x, labels = x[:args.limit], labels[:args.limit]
-    _save(plot_scatter(model, x, labels, y=None if model.n_classes is None else labels), out)
+    plots = _plots()
+    _save(plots.plot_scatter(model, x, labels, y=None if model.n_classes is None else labels), out)
     return 0
 
 
 def cmd_interpolate(args):
-    from .plots import plot_interpolation
 
     model, config = _open(args)
     label = _label(args, model)
@@ -579,12 +585,13 @@ def cmd_interpolate(args):
     ends = {}
     if model.n_classes is not None:       # each end encoded with its own label
         ends = {"y_a": labels[args.start], "y_b": labels[args.end], "y": label}
-    _save(plot_interpolation(model, x[args.start], x[args.end], steps=args.steps, **ends), out)
+    plots = _plots()
+    _save(plots.plot_interpolation(model, x[args.start], x[args.end], steps=args.steps,
+                                   **ends), out)
     return 0
 
 
 def cmd_curves(args):
-    from .plots import plot_curves
     from .run import METRICS, read_metrics
 
     _open(args)
@@ -593,7 +600,8 @@ def cmd_curves(args):
     metrics = read_metrics(path) if path.exists() else []
     if not metrics:
         raise ValueError(f"{path} has no finished epoch yet: nothing to plot")
-    _save(plot_curves(metrics), out)
+    plots = _plots()
+    _save(plots.plot_curves(metrics), out)
     return 0
 
 
