@@ -108,6 +108,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from numpyvae.app.cli import positive_float, positive_int
 from numpyvae.datasets import (FASHION_MNIST, MNIST, DatasetError, binarize_dynamic,
                                binarize_static, dequantize, dequantize_static, grey_levels,
                                pixels_from_grey)
@@ -1083,17 +1084,6 @@ def make_trainer(hidden=DEFAULTS["hidden"], z_dim=DEFAULTS["z_dim"], lr=DEFAULTS
 
 # ---------------------------------------------------------------- the command line
 
-def _positive_int_flag(text):
-    """argparse type: an integer >= 1 (argparse puts the flag's name before the message)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
 def _count_flag(text):
     """argparse type: an integer >= 0."""
     try:
@@ -1102,17 +1092,6 @@ def _count_flag(text):
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float_flag(text):
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
 
 
@@ -1138,14 +1117,14 @@ DEFAULT_EPOCHS = 10
 def build_parser():
     """The command line's flags: the configuration (defaults: the pytorch/examples VAE)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=_positive_int_flag,
+    p.add_argument("--epochs", type=positive_int,
                    help=f"default {DEFAULT_EPOCHS}; not with --stages")
     p.add_argument("--dataset", choices=DATASETS, default="mnist")
     p.add_argument("--data-dir", help="the folder of the dataset's four IDX files, raw or .gz "
                                       "(default: ../shared/data/<dataset>)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    p.add_argument("--threads", type=_positive_int_flag, default=None, help="default 2")
-    p.add_argument("--hidden", type=_positive_int_flag, nargs="+", default=list(DEFAULTS["hidden"]),
+    p.add_argument("--threads", type=positive_int, default=None, help="default 2")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=list(DEFAULTS["hidden"]),
                    metavar="SIZE", help="hidden layer sizes of the encoder, in order; the "
                                         "decoder's are reversed (default: 400)")
     p.add_argument("--activation", choices=ACTIVATIONS, default=DEFAULTS["activation"])
@@ -1153,10 +1132,10 @@ def build_parser():
     p.add_argument("--mean-activation", choices=MEAN_ACTIVATIONS,
                    help=f"g in mu_x = g(dec.mean), Gaussian likelihoods only (default: "
                         f"{DEFAULT_MEAN_ACTIVATION})")
-    p.add_argument("--sigma-x", type=_positive_float_flag,
+    p.add_argument("--sigma-x", type=positive_float,
                    help=f"the constant sigma_x of gaussian-fixed (default: {DEFAULT_SIGMA_X:g}, "
                         f"numpyvae's)")
-    p.add_argument("--sigma-x-floor", type=_positive_float_flag,
+    p.add_argument("--sigma-x-floor", type=positive_float,
                    help=f"the floor of the learned sigma_x of gaussian and gaussian-shared "
                         f"(default: {DEFAULT_SIGMA_X_FLOOR:g})")
     p.add_argument("--dequantize", action="store_true",
@@ -1165,20 +1144,20 @@ def build_parser():
     p.add_argument("--binarize", choices=BINARIZATIONS, default=DEFAULTS["binarize"],
                    help="dynamic: a fresh x_b ~ Bernoulli(x) of each training batch, the test "
                         "set binarized once from the seed (numpyvae's) (default: none)")
-    p.add_argument("--z-dim", type=_positive_int_flag, default=DEFAULTS["z_dim"])
+    p.add_argument("--z-dim", type=positive_int, default=DEFAULTS["z_dim"])
     p.add_argument("--objective", choices=OBJECTIVES, default=DEFAULTS["objective"],
                    help="the training loss: the negative ELBO, or the negative "
                         "importance-weighted bound -L_k with k = --samples (default: elbo)")
-    p.add_argument("--samples", type=_positive_int_flag, default=DEFAULTS["samples"],
+    p.add_argument("--samples", type=positive_int, default=DEFAULTS["samples"],
                    help="noise samples r per example, k of the bound with --objective iwae "
                         "(default: 1)")
-    p.add_argument("--batch-size", type=_positive_int_flag, default=DEFAULTS["batch_size"])
+    p.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"])
     p.add_argument("--reduction", choices=REDUCTIONS, default=DEFAULTS["reduction"],
                    help="a step differentiates the sum of the batch's losses (pytorch/examples)"
                         " or their mean (numpyvae's) (default: sum)")
-    p.add_argument("--lr", type=_positive_float_flag,
+    p.add_argument("--lr", type=positive_float,
                    help=f"Adam's learning rate (default: {DEFAULTS['lr']:g}); not with --stages")
-    p.add_argument("--adam-eps", type=_positive_float_flag, default=DEFAULTS["adam_eps"],
+    p.add_argument("--adam-eps", type=positive_float, default=DEFAULTS["adam_eps"],
                    help=f"Adam's eps (default: {DEFAULTS['adam_eps']:g}; Burda et al.: 1e-4)")
     p.add_argument("--stages", type=_stages_flag, metavar="0..N",
                    help=f"Burda et al.'s schedule, stages i = 0..N: 3^i epochs at lr "
@@ -1188,7 +1167,7 @@ def build_parser():
                    help=f"importance samples K of the bound -log p(x) after training; 0 skips "
                         f"it (default: {DEFAULT_IW_SAMPLES} for the Gaussian likelihoods and "
                         f"binarized data, 0 for bernoulli on grey levels)")
-    p.add_argument("--iw-limit", type=_positive_int_flag, default=DEFAULT_IW_LIMIT,
+    p.add_argument("--iw-limit", type=positive_int, default=DEFAULT_IW_LIMIT,
                    help=f"the bound and the active units use the first N test images "
                         f"(default: {DEFAULT_IW_LIMIT})")
     p.add_argument("--json", metavar="PATH", help="also write the report to this file")
