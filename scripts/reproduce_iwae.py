@@ -20,6 +20,11 @@ is evaluated (``numpyvae evaluate``; kept in its evaluation.json for the next ti
 table, with the paper's numbers beside, is printed and written to ``--table``
 (default OUT/table.md).
 
+With ``--torch-python PY``, a Python that has PyTorch, each model is trained again by
+scripts/torch_reference.py with the same schedule, setup and seed, and evaluated the same way
+(its report kept in OUT/NAME-torch.json); the table then gives both libraries' NLL and says
+whether they agree within 0.5 nats. PyTorch runs on full MNIST only.
+
 The defaults are the paper's. For a quick try: ``--dataset mnist-mini --hidden 16 --z-dim 5
 --stages 0..1 --nll-samples 50``.
 """
@@ -36,6 +41,8 @@ numpyvae.configure_openblas()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -74,6 +81,9 @@ CONFIGURATIONS = {
     "iwae-k50": ("IWAE", "iwae", 50, 84.78, 25),
 }
 DEFAULT_CONFIGURATIONS = ("vae-k1", "vae-k5", "iwae-k5")
+
+# numpyvae and PyTorch, on the same schedule and the same test images, agree within this (nats)
+AGREEMENT = 0.5
 
 # The paper's settings, section 5; --hidden and --z-dim may change the network for a quick try.
 PAPER = {"activation": "tanh", "likelihood": "bernoulli", "binarize": "dynamic",
@@ -160,7 +170,32 @@ def evaluate(folder, args, log):
                         data_dir=args.data_dir, seed=args.seed, log=log)
 
 
-def row(name, folder, evaluation):
+def torch_report(name, args, evaluation, log):
+    """The same model trained and evaluated by scripts/torch_reference.py in
+    ``args.torch_python``: its report, read again when it is of the same schedule and estimate."""
+    path = Path(args.out) / f"{name}-torch.json"
+    same = {"stages": args.stages, "importance_samples": args.nll_samples,
+            "iw_images": evaluation["test_images"]}
+    if path.exists():
+        report = json.loads(path.read_text())
+        if all(report.get(key) == value for key, value in same.items()):
+            return report
+    _, objective, k, _, _ = CONFIGURATIONS[name]
+    command = [args.torch_python, str(ROOT / "scripts" / "torch_reference.py"),
+               "--dataset", args.dataset, "--data-dir", args.data_dir,
+               "--hidden", *map(str, args.hidden), "--z-dim", str(args.z_dim),
+               "--activation", PAPER["activation"], "--batch-size", str(PAPER["batch_size"]),
+               "--binarize", PAPER["binarize"], "--adam-eps", str(PAPER["adam_eps"]),
+               "--reduction", "mean", "--stages", f"0..{args.stages}",
+               "--objective", objective, "--samples", str(k), "--seed", str(args.seed),
+               "--iw-samples", str(args.nll_samples),
+               "--iw-limit", str(evaluation["test_images"]), "--json", str(path)]
+    log("PyTorch: " + " ".join(command))
+    subprocess.run(command, check=True)
+    return json.loads(path.read_text())
+
+
+def row(name, folder, evaluation, torch=None):
     """What the table shows of one model."""
     metrics = read_metrics(folder / METRICS)
     model, _, k, paper_nll, paper_units = CONFIGURATIONS[name]
@@ -171,12 +206,17 @@ def row(name, folder, evaluation):
             "paper_nll": paper_nll, "paper_units": paper_units,
             "epoch_seconds": float(np.mean([m["epoch_seconds"] for m in metrics])),
             "test_images": evaluation["test_images"],
-            "importance_samples": evaluation["importance_samples"]}
+            "importance_samples": evaluation["importance_samples"],
+            "torch_nll": None if torch is None else torch["test_nll_iw"],
+            "torch_active_units": None if torch is None else torch["active_units"],
+            "torch_epoch_seconds": None if torch is None else float(np.mean(
+                [e["train_seconds"] for e in torch["epochs"]]))}
 
 
 def table(rows, args):
     """The markdown table of the models beside the paper's numbers, with the targets."""
     network = "-".join(map(str, [784, *args.hidden, args.z_dim]))
+    with_torch = any(r.get("torch_nll") is not None for r in rows)
     images = sorted({r["test_images"] for r in rows})
     lines = [
         "Table 1 of Burda et al. (2016), one stochastic layer, reproduced with numpyvae.",
@@ -190,14 +230,18 @@ def table(rows, args):
         f"test images (one fixed binarization), in nats, with its standard error.",
         "",
         "| model | k | epochs | NLL | active units | paper NLL | paper active units "
-        "| train s / epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "| train s / epoch |" + (" PyTorch NLL | PyTorch active units | PyTorch s / epoch |"
+                                 if with_torch else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|---|---|" if with_torch else ""),
     ]
     for r in rows:
         stderr = f" ± {r['nll_stderr']:.2f}" if r["nll_stderr"] is not None else ""
+        torch = ("" if not with_torch else " - | - | - |" if r["torch_nll"] is None else
+                 f" {r['torch_nll']:.2f} | {r['torch_active_units']} of {r['z_dim']} | "
+                 f"{r['torch_epoch_seconds']:.1f} |")
         lines.append(f"| {r['model']} | {r['k']} | {r['epochs']} | {r['nll']:.2f}{stderr} | "
                      f"{r['active_units']} of {r['z_dim']} | {r['paper_nll']:.2f} | "
-                     f"{r['paper_units']} | {r['epoch_seconds']:.1f} |")
+                     f"{r['paper_units']} | {r['epoch_seconds']:.1f} |{torch}")
     by_name = {r["name"]: r for r in rows}
     for k in (5, 50):
         vae, iwae = by_name.get(f"vae-k{k}"), by_name.get(f"iwae-k{k}")
@@ -212,6 +256,14 @@ def table(rows, args):
                       f"{'met' if iwae['active_units'] >= vae['active_units'] else 'not met'})."
                       + ("" if iwae["epochs"] == vae["epochs"] else
                          " The epochs differ: the targets are for equal epochs.")]
+    compared = [r for r in rows if r.get("torch_nll") is not None]
+    if compared:
+        gaps = [abs(r["nll"] - r["torch_nll"]) for r in compared]
+        pairs = "; ".join(f"{r['model']} k={r['k']} {r['nll']:.2f} and {r['torch_nll']:.2f}"
+                          for r in compared)
+        lines += ["", f"numpyvae against PyTorch, the same schedule on the same test images: "
+                      f"{pairs}. The largest difference is {max(gaps):.2f} nats (the target is "
+                      f"at most {AGREEMENT}: {'met' if max(gaps) <= AGREEMENT else 'not met'})."]
     return lines
 
 
@@ -241,11 +293,22 @@ def build_parser():
                    help="the folder of the models' run folders (default: runs/iwae-table1)")
     p.add_argument("--table", help="where to write the table (default: OUT/table.md)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--torch-python", metavar="PY",
+                   help="a Python with PyTorch and numpyvae installed: train and evaluate each "
+                        "model in PyTorch too, with scripts/torch_reference.py (full MNIST only)")
     return p
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.torch_python is not None:
+        if not os.access(args.torch_python, os.X_OK) or Path(args.torch_python).is_dir():
+            parser.error(f"--torch-python must be an executable Python; got "
+                         f"{args.torch_python!r}")
+        if args.dataset != "mnist":
+            parser.error(f"--torch-python needs --dataset mnist, which torch_reference.py "
+                         f"reads; got --dataset {args.dataset}")
     if args.dataset.endswith("mini"):
         args.data_dir = None                      # the bundled subset needs no folder
     table_path = Path(args.table) if args.table else Path(args.out) / "table.md"
@@ -264,7 +327,10 @@ def _run(args, table_path):
                 print(f"[{name}] {line}", flush=True)
             with _floating_point_warnings_off():
                 folder = train(name, args, log)
-                rows.append(row(name, folder, evaluate(folder, args, log)))
+                evaluation = evaluate(folder, args, log)
+                torch = (None if args.torch_python is None
+                         else torch_report(name, args, evaluation, log))
+                rows.append(row(name, folder, evaluation, torch))
         lines = table(rows, args)
         with atomic_write(table_path, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -282,6 +348,10 @@ def _run(args, table_path):
     except (RunError, ValueError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as err:
+        print(f"{prog}: PyTorch's run failed (exit status {err.returncode}); its messages are "
+              f"above", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"{prog}: error: {_os_error_text(err)}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
 """scripts/reproduce_iwae.py: the paper's setup and schedule, and a quick run end to end."""
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -156,3 +157,71 @@ def test_the_table_says_whether_the_targets_are_met():
     assert verdict.endswith("The epochs differ: the targets are for equal epochs.")
     assert not any(line.startswith("IWAE k=") for line in
                    reproduce_iwae.table([_row("vae-k1", 88.0, 18)], args))
+
+
+def _with_torch(row, nll, units=20, seconds=4.0):
+    return {**row, "torch_nll": nll, "torch_active_units": units, "torch_epoch_seconds": seconds}
+
+
+def test_the_table_gives_pytorchs_nll_beside_and_says_whether_they_agree():
+    args = SimpleNamespace(hidden=[200, 200], z_dim=50, stages=3, dataset="mnist",
+                           nll_samples=5000, seed=0)
+    rows = [_with_torch(_row("vae-k5", 88.0, 18), 88.3, 17),
+            _with_torch(_row("iwae-k5", 87.2, 21), 86.8, 22, 4.5)]
+    lines = reproduce_iwae.table(rows, args)
+    assert lines[lines.index("") + 3].endswith(
+        "| train s / epoch | PyTorch NLL | PyTorch active units | PyTorch s / epoch |")
+    assert "| IWAE | 5 | 40 | 87.20 ± 0.30 | 21 of 50 | 85.54 | 22 | 3.0 | 86.80 | 22 of 50 | " \
+           "4.5 |" in lines
+    assert lines[-1] == ("numpyvae against PyTorch, the same schedule on the same test images: "
+                         "VAE k=5 88.00 and 88.30; IWAE k=5 87.20 and 86.80. The largest "
+                         "difference is 0.40 nats (the target is at most 0.5: met).")
+    rows[0]["torch_nll"] = 88.6
+    assert reproduce_iwae.table(rows, args)[-1].endswith(
+        "The largest difference is 0.60 nats (the target is at most 0.5: not met).")
+    without = reproduce_iwae.table([_row("vae-k5", 88.0, 18)], args)
+    assert not any("PyTorch" in line for line in without)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--torch-python", "/no/such/python"],
+     "--torch-python must be an executable Python; got '/no/such/python'"),
+    (["--torch-python", sys.executable, "--dataset", "mnist-mini"],
+     "--torch-python needs --dataset mnist, which torch_reference.py reads; got --dataset "
+     "mnist-mini"),
+])
+def test_a_torch_python_that_cannot_run_is_refused_in_one_line(extra, message, tmp_path,
+                                                               capsys):
+    with pytest.raises(SystemExit):
+        reproduce_iwae.main(["--out", str(tmp_path / "runs"), *extra])
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].endswith(f"error: {message}")
+    assert not (tmp_path / "runs").exists()
+
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                    reason="PyTorch is not installed in this environment")
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"no MNIST copy at {MNIST}")
+def test_with_torch_python_each_model_is_trained_and_evaluated_in_pytorch_too(tmp_path, capsys):
+    out = tmp_path / "runs"
+    argv = ["--dataset", "mnist", "--data-dir", str(MNIST), "--hidden", "8", "--z-dim", "3",
+            "--nll-samples", "10", "--nll-limit", "100", "--quiet", "--stages", "0..0",
+            "--configs", "iwae-k5", "--out", str(out), "--torch-python", sys.executable]
+    assert reproduce_iwae.main(argv) == 0
+    report = json.loads((out / "iwae-k5-torch.json").read_text())
+    assert report["config"]["objective"] == "iwae" and report["config"]["samples"] == 5
+    assert (report["config"]["hidden"], report["config"]["z_dim"]) == ([8], 3)
+    assert (report["stages"], report["importance_samples"], report["iw_images"]) == (0, 10, 100)
+    assert len(report["epochs"]) == 1
+    row = [line for line in (out / "table.md").read_text().splitlines()
+           if line.startswith("| IWAE")][0]
+    assert row.endswith(f"| {report['test_nll_iw']:.2f} | {report['active_units']} of 3 | "
+                        f"{report['epochs'][0]['train_seconds']:.1f} |")
+    capsys.readouterr()
+    before = (out / "iwae-k5-torch.json").stat().st_mtime_ns
+    assert reproduce_iwae.main(argv) == 0                       # the report is read again
+    assert (out / "iwae-k5-torch.json").stat().st_mtime_ns == before
+    assert "PyTorch:" not in capsys.readouterr().out
