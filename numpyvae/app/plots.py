@@ -161,6 +161,15 @@ def plot_class_grid(model, n, rng, draws=False, class_names=None, image_shape=No
     return fig
 
 
+def _first_images(model, x, y, n, image_shape):
+    """The first n images of x (checked), their labels for a conditional model, and the shape
+    they are drawn in."""
+    n = validate.positive_int("n", n)
+    x = inference.check_images(model, x)
+    y = model.check_y(y, len(x))
+    return x[:n], None if y is None else y[:n], _image_shape(model, image_shape)
+
+
 def plot_reconstructions(model, x, n=8, image_shape=None, y=None):
     """Images and their reconstructions, in alternating rows labelled "data"/"reconstruction".
 
@@ -178,11 +187,7 @@ def plot_reconstructions(model, x, n=8, image_shape=None, y=None):
     -------
     matplotlib.figure.Figure
     """
-    n = validate.positive_int("n", n)
-    x = inference.check_images(model, x)
-    y = model.check_y(y, len(x))
-    x, y = x[:n], None if y is None else y[:n]
-    shape = _image_shape(model, image_shape)
+    x, y, shape = _first_images(model, x, y, n, image_shape)
     data = _as_images(x, shape, "x")
     recon = _as_images(inference.reconstruct(model, x, y=y), shape)
     ncols = min(len(data), 10)
@@ -228,11 +233,7 @@ def plot_sigma_x(model, x, n=8, image_shape=None, y=None):
         raise ValueError(f"plot_sigma_x needs a decoder that learns sigma_x (gaussian or "
                          f"gaussian-shared); this model's likelihood is "
                          f"{model.config['likelihood']!r}")
-    n = validate.positive_int("n", n)
-    x = inference.check_images(model, x)
-    y = model.check_y(y, len(x))
-    x, y = x[:n], None if y is None else y[:n]
-    shape = _image_shape(model, image_shape)
+    x, y, shape = _first_images(model, x, y, n, image_shape)
     mu, _ = inference.latent_factors(model, x, y=y)
     decoded = model.decode(mu, y)
     images = _mosaic(_as_images(x, shape, "x"), len(x), GAP)[0]
