@@ -219,7 +219,8 @@ def table(rows, args):
     with_torch = any(r.get("torch_nll") is not None for r in rows)
     images = sorted({r["test_images"] for r in rows})
     lines = [
-        "Table 1 of Burda et al. (2016), one stochastic layer, reproduced with numpyvae.",
+        "Table 1 of Burda et al. (2016), one stochastic layer, reproduced with numpyvae"
+        + (", and with PyTorch beside it." if with_torch else "."),
         "",
         f"Stages i = 0..{args.stages} of the schedule (3^i epochs at lr 0.001 * 10^(-i/7)): "
         f"{epochs_after(args.stages)} of the paper's {epochs_after(STAGES - 1)} epochs (each "
