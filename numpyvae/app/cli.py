@@ -500,7 +500,6 @@ def cmd_sample(args):
 
 
 def cmd_reconstruct(args):
-
     model, config = _open(args)
     out = _out_file(args, "reconstructions.png")
     x, y, _ = _images_and_labels(args, model, config)
@@ -544,7 +543,6 @@ def cmd_encode(args):
 
 
 def cmd_manifold(args):
-
     model, _ = _open(args)
     if model.z_dim != 2:
         raise ValueError(f"manifold needs z_dim = 2; this model has z_dim = {model.z_dim}. "
@@ -561,7 +559,6 @@ def cmd_manifold(args):
 
 
 def cmd_scatter(args):
-
     model, config = _open(args)
     out = _out_file(args, "scatter.png")
     x, labels = _test_set(config, args)
@@ -573,7 +570,6 @@ def cmd_scatter(args):
 
 
 def cmd_interpolate(args):
-
     model, config = _open(args)
     label = _label(args, model)
     out = _out_file(args, "interpolation.png")
