@@ -572,10 +572,11 @@ def test_train_conditional_then_sample_label_7_draws_sevens(conditional_run, tmp
     assert means.shape == (100, 784)
     np.testing.assert_array_equal(np.load(tmp_path / "sevens-y.npy"), np.full(100, 7))
     # a 3-nearest-neighbour classifier on the training images, which reads 92% of the test
-    # images right, reads the samples: a model that ignored its label would make 10% sevens
+    # images right, reads the samples: a model that ignored its label would make 10% sevens;
+    # over five seeds the default made 82-100%, and with --z-dim 20 only 32-48%
     data = load_dataset("mnist-mini")
     read_as = nearest_neighbour_labels(data.train_x, data.train_y, means)
-    assert np.mean(read_as == 7) >= 0.8, \
+    assert np.mean(read_as == 7) >= 0.75, \
         f"only {np.mean(read_as == 7):.0%} of the samples of label 7 read as sevens"
 
 
