@@ -450,9 +450,10 @@ def test_a_gaussian_loss_is_numpyvaes_for_the_same_weights_and_noise(likelihood,
     assert theirs == pytest.approx(ours, rel=1e-10)
 
 
-def _numpy_negative_elbo(trainer, x, eps):
-    """eq. (2) summed over the batch, from the trainer's weights, written out in numpy:
-    a relu network with one hidden layer, eq. (19) for the decoder and the closed-form KL."""
+def _numpy_network(trainer, x, eps):
+    """The trainer's relu network with one hidden layer, written out in numpy in float64:
+    mu, log sigma^2, z = mu + sigma eps, and -log P(x|z) of each sample and example (r, B),
+    the cross-entropy for Bernoulli, eq. (16), and eq. (19) for a Gaussian decoder."""
     p = {name: value.detach().double().numpy() for name, value in
          trainer.layers.named_parameters()}
 
@@ -464,6 +465,9 @@ def _numpy_negative_elbo(trainer, x, eps):
     mu, log_var = dense("enc_mu", h), dense("enc_log_var", h)
     z = mu + np.exp(log_var / 2) * eps                                       # (r, B, K)
     h = np.maximum(dense("dec_h1", z), 0)
+    if c["likelihood"] == "bernoulli":
+        logits = dense("dec_logits", h)
+        return mu, log_var, z, np.sum(np.logaddexp(0, logits) - x * logits, axis=-1)
     mean = dense("dec_mean", h)
     if c["mean_activation"] == "sigmoid":
         mean = 1 / (1 + np.exp(-mean))
@@ -475,9 +479,15 @@ def _numpy_negative_elbo(trainer, x, eps):
         sigma = c["sigma_x"]
     nll = np.sum(0.5 * np.log(2 * np.pi) + np.log(sigma) + (x - mean) ** 2 / (2 * sigma ** 2)
                  + np.zeros_like(mean), axis=-1)                            # (r, B), eq. (19)
+    return mu, log_var, z, nll
+
+
+def _numpy_negative_elbo(trainer, x, eps):
+    """eq. (2) summed over the batch, from the trainer's weights, written out in numpy: the
+    network of _numpy_network and the closed-form KL."""
+    mu, log_var, _, nll = _numpy_network(trainer, x, eps)
     kl = 0.5 * np.sum(mu ** 2 + np.exp(log_var) - 1 - log_var, axis=-1)      # (B,)
     return np.sum(nll.mean(axis=0) + kl)
-
 
 @needs_torch
 @pytest.mark.parametrize("likelihood, mean_activation", GAUSSIANS)
@@ -781,32 +791,6 @@ def test_the_benchmark_runs_the_pytorch_reference_beside_numpyvae_in_every_sweep
 
 
 # ---------------------------------------------------------------- the IWAE objective
-
-def _numpy_network(trainer, x, eps):
-    """The trainer's relu network with one hidden layer, written out in numpy in float64:
-    mu, log sigma^2, z = mu + sigma eps, and -log P(x|z) of each sample and example (r, B),
-    the cross-entropy for Bernoulli, eq. (19) for a Gaussian."""
-    p = {name: value.detach().double().numpy() for name, value in
-         trainer.layers.named_parameters()}
-
-    def dense(name, h):
-        return h @ p[f"{name}.weight"].T + p[f"{name}.bias"]
-
-    c = trainer.config
-    h = np.maximum(dense("enc_h1", x), 0)
-    mu, log_var = dense("enc_mu", h), dense("enc_log_var", h)
-    z = mu + np.exp(log_var / 2) * eps                                       # (r, B, K)
-    h = np.maximum(dense("dec_h1", z), 0)
-    if c["likelihood"] == "bernoulli":
-        logits = dense("dec_logits", h)
-        nll = np.sum(np.logaddexp(0, logits) - x * logits, axis=-1)          # eq. (16)
-    else:
-        mean = 1 / (1 + np.exp(-dense("dec_mean", h)))
-        sigma = c["sigma_x_floor"] + np.log1p(np.exp(p["dec_sigma_x.t"]))
-        nll = np.sum(0.5 * np.log(2 * np.pi) + np.log(sigma)
-                     + (x - mean) ** 2 / (2 * sigma ** 2), axis=-1)         # eq. (19)
-    return mu, log_var, z, nll
-
 
 def _log_normal(z, mean, std):
     """log N(z | mean, diag(std^2)), summed over the last axis: the textbook density."""
