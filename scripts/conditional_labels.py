@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from numpyvae.app.cli import positive_int  # noqa: E402
+from numpyvae.datasets import DATASET_NAMES  # noqa: E402
 
 NEIGHBOURS = 3
 
@@ -59,8 +60,7 @@ def main(argv=None):
     p.add_argument("--z-dim", type=positive_int, nargs="+", default=[2, 20], metavar="K")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--epochs", type=positive_int, default=10)
-    p.add_argument("--dataset", default="mnist-mini", choices=("mnist-mini", "mnist",
-                                                               "fashion-mini", "fashion-mnist"))
+    p.add_argument("--dataset", default="mnist-mini", choices=DATASET_NAMES)
     p.add_argument("--data-dir", help="the data folder of a full dataset")
     p.add_argument("--n", type=positive_int, default=300, help="samples per class")
     p.add_argument("--out", default="runs/conditional-labels", help="the run folders")
